@@ -1,0 +1,58 @@
+"""Where the model runs: Brian2's runtime (numpy/cython) or generated C++/CUDA.
+
+Brian2 keeps its device and preferences process-wide; this module is the one
+place that sets them, so the model code stays the same on every target.
+"""
+from __future__ import annotations
+
+import brian2 as b2
+
+from .config import ConfigError
+
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+CODEGEN_TARGETS = ("cython", "numpy")
+
+
+def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython") -> None:
+    """Make ``device`` the target of the next network build (float64 everywhere)."""
+    if device not in DEVICES:
+        raise ConfigError(f"device={device!r} is not allowed; choose one of {', '.join(map(repr, DEVICES))}")
+    if codegen_target not in CODEGEN_TARGETS:
+        raise ConfigError(f"codegen_target={codegen_target!r} is not allowed; choose one of "
+                          f"{', '.join(map(repr, CODEGEN_TARGETS))}")
+    if device != "runtime" and not build_dir:
+        raise ConfigError(f"device={device!r} needs a build_dir for the generated project")
+    b2.prefs.core.default_float_dtype = b2.float64
+    b2.device.reinit()
+    if device == "runtime":
+        b2.set_device("runtime")
+        b2.prefs.codegen.target = codegen_target
+        return
+    if device == "cuda_standalone":
+        _prepare_cuda()
+    b2.set_device(device, directory=str(build_dir), build_on_run=False)
+
+
+def _prepare_cuda() -> None:
+    try:
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+    except ImportError as exc:
+        raise ConfigError("device='cuda_standalone' needs brian2cuda: pip install --pre '.[cuda]'") from exc
+    # brian2cuda 1.0b1 asks for C++11; the Thrust of CUDA >= 12 needs C++17
+    flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if f != "-std=c++11"]
+    b2.prefs.codegen.cpp.extra_compile_args_gcc = flags + ["-std=c++17"]
+    nvcc = list(b2.prefs.devices.cuda_standalone.extra_compile_args_nvcc)
+    if "-std=c++17" not in nvcc:
+        b2.prefs.devices.cuda_standalone.extra_compile_args_nvcc = nvcc + ["-std=c++17"]
+
+
+def is_standalone() -> bool:
+    return b2.get_device().__class__.__name__ != "RuntimeDevice"
+
+
+def build(run: bool = True, compile: bool = True) -> None:
+    """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime."""
+    if is_standalone():
+        options = dict(b2.device.build_options)
+        options.update(compile=compile, run=run)
+        b2.device.build(**options)

@@ -1,0 +1,20 @@
+import numpy as np
+import pytest
+
+from brian_decolle import devices
+
+
+@pytest.fixture(autouse=True)
+def runtime_numpy():
+    """Every test starts on Brian2's runtime device with the numpy target (no compile wait)."""
+    devices.select("runtime", codegen_target="numpy")
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def poisson(rng, n_steps, n_inputs, p=0.1):
+    return (rng.random((n_steps, n_inputs)) < p).astype(float)
