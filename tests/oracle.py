@@ -1,0 +1,45 @@
+"""Autograd oracle (JAX, float64): the layer-local DECOLLE loss of one step as a
+function of (W, b), with every trace detached, differentiated by jax.grad.
+
+The surrogates are written here as plain sigma(u); jax differentiates them, so
+the library's hand-written sigma'(u) is checked, not copied.
+"""
+import jax
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+
+SIGMA = {
+    "sigmoid": lambda u: 1 / (1 + jnp.exp(-u)),
+    "fast_sigmoid": lambda u: 0.5 + u / (1 + 10 * jnp.abs(u)),
+    "box": lambda u: jnp.clip(u + 0.5, 0.0, 1.0),
+}
+
+
+def _loss(d, kind):
+    if kind == "mse":
+        return jnp.mean(d ** 2)
+    ad = jnp.abs(d)
+    return jnp.mean(jnp.where(ad < 1, 0.5 * d ** 2, ad - 0.5))
+
+
+def layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg):
+    """L(W, b) of one layer at one step; the forward spike is the step, its gradient the surrogate's."""
+    w, b = params
+    u = p_pre @ w + b + r
+    sigma = SIGMA[cfg.surrogate]
+    sg = jax.lax.stop_gradient
+    if cfg.readout_input == "sigmoid":
+        a = sigma(u)
+    elif cfg.readout_input == "spike":
+        a = sg((u > 0).astype(u.dtype)) + sigma(u) - sg(sigma(u))
+    else:  # the neuron's own filtered spikes, with sigma'(u) as straight-through gradient
+        a = sg(own_p) + sigma(u) - sg(sigma(u))
+    y = (mask * a) @ g + c
+    loss = _loss(y - yhat, cfg.loss)
+    loss += cfg.reg_u * jnp.mean(jax.nn.relu(u + cfg.u_offset))
+    loss += cfg.reg_rate * jax.nn.relu(jnp.mean(cfg.rate_target - 1 / (1 + jnp.exp(-u))))
+    return loss
+
+
+grad = jax.jit(jax.grad(layer_loss), static_argnums=(8,))

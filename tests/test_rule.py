@@ -1,0 +1,115 @@
+"""(b) The Brian2 three-factor rule equals -lr x jax.grad of the layer-local loss;
+(c) locality: no layer learns from a later layer's loss."""
+import itertools
+
+import numpy as np
+import pytest
+
+from brian_decolle import NetworkConfig, build_network
+from conftest import poisson
+from oracle import grad
+
+N_STEPS, N_IN, SIZES, N_OUT = 60, 12, (10, 8), 3
+BURNIN = 5
+
+
+def _targets(rng):
+    t = np.arange(N_STEPS)[:, None]
+    return [np.sin(t / 7.0 + np.arange(N_OUT)) * 0.5, rng.normal(size=(N_STEPS, N_OUT))]
+
+
+def _run(cfg, rng):
+    spikes = poisson(rng, N_STEPS, N_IN, 0.3)
+    dn = build_network(cfg, spikes, _targets(np.random.default_rng(5)),
+                       record_state=("p", "r", "mask", "b", "u"),
+                       record_readout=("yhat",), record_synapses=("w", "norm") if cfg.optimiser == "adamax" else ("w",))
+    dn.run()
+    return dn
+
+
+def _step_inputs(dn, k, t):
+    """Everything the layer-k loss of step t depends on, as recorded."""
+    rsyn, readout = dn.readout_synapses[k - 1], dn.readouts[k - 1]
+    n, n_out = dn.cfg.layer_sizes[k - 1], dn.cfg.readout_sizes[k - 1]
+    g = np.asarray(rsyn.g[:]).reshape(n, n_out)
+    return (dn.state(k - 1, "p")[t], dn.state(k, "r")[t], dn.state(k, "mask")[t], dn.state(k, "p")[t],
+            g, np.asarray(readout.c[:]), dn.readout(k, "yhat")[t])
+
+
+def _after(dn, k, t, var):
+    """Weights (or biases) after the update of step t."""
+    if var == "w":
+        trace = dn.synapse_trace(k, "w")
+        return trace[t + 1] if t + 1 < N_STEPS else dn.weights(k)
+    trace = dn.state(k, "b")
+    return trace[t + 1] if t + 1 < N_STEPS else dn.bias(k)
+
+
+CASES = list(itertools.product(("sigmoid", "fast_sigmoid", "box"), ("mse", "smooth_l1"),
+                               ("sigmoid", "spike", "trace")))
+
+
+@pytest.mark.parametrize("surrogate,loss,readout_input", CASES)
+def test_sgd_update_equals_autograd(rng, surrogate, loss, readout_input):
+    lr = 0.05
+    cfg = NetworkConfig(n_inputs=N_IN, layer_sizes=SIZES, readout_sizes=N_OUT, surrogate=surrogate, loss=loss,
+                        readout_input=readout_input, optimiser="sgd", lr=lr, dropout=0.3, reg_u=0.2,
+                        reg_rate=5.0, rate_target=0.6, weight_scale=2.0, readout_amplitude=2.0,
+                        burnin_ms=BURNIN, seed=3)
+    dn = _run(cfg, rng)
+    worst, scale = 0.0, 0.0
+    for k in (1, 2):
+        w_rec, b_rec = dn.synapse_trace(k, "w"), dn.state(k, "b")
+        for t in range(N_STEPS):
+            gw, gb = grad((w_rec[t], b_rec[t]), *_step_inputs(dn, k, t), cfg)
+            gw, gb = np.asarray(gw), np.asarray(gb)
+            if t < BURNIN:
+                gw, gb = 0 * gw, 0 * gb
+            dw, db = _after(dn, k, t, "w") - w_rec[t], _after(dn, k, t, "b") - b_rec[t]
+            worst = max(worst, np.max(np.abs(dw + lr * gw)), np.max(np.abs(db + lr * gb)))
+            scale = max(scale, lr * np.max(np.abs(gw)), lr * np.max(np.abs(gb)))
+    print(f"{surrogate}/{loss}/{readout_input}: max |dw + lr grad| = {worst:.3g}, scale {scale:.3g}")
+    assert scale > 0, "no gradient at all: the test would prove nothing"
+    assert worst <= 1e-6 * scale
+
+
+def test_adamax_matches_reference_adamax(rng):
+    """Weights, biases and the Adamax norm follow torch's Adamax(betas=(0, .95)) fed with jax.grad."""
+    lr, decay, eps = 0.02, 0.95, 1e-8
+    cfg = NetworkConfig(n_inputs=N_IN, layer_sizes=SIZES, readout_sizes=N_OUT, optimiser="adamax", lr=lr,
+                        dropout=0.2, weight_scale=2.0, readout_amplitude=2.0, reg_u=0.1, burnin_ms=BURNIN, seed=4)
+    dn = _run(cfg, rng)
+    for k in (1, 2):
+        w = dn.synapse_trace(k, "w")[0].copy()
+        b = dn.state(k, "b")[0].copy()
+        norm_w, norm_b = np.full_like(w, eps), np.full_like(b, eps)
+        for t in range(BURNIN, N_STEPS):
+            gw, gb = (np.asarray(x) for x in grad((w, b), *_step_inputs(dn, k, t), cfg))
+            norm_w = np.maximum(decay * norm_w, np.abs(gw) + eps)
+            norm_b = np.maximum(decay * norm_b, np.abs(gb) + eps)
+            w, b = w - lr * gw / norm_w, b - lr * gb / norm_b
+            if t + 1 < N_STEPS:
+                assert np.max(np.abs(dn.synapse_trace(k, "norm")[t + 1] - norm_w)) <= 1e-9 * np.max(norm_w)
+        err_w = np.max(np.abs(dn.weights(k) - w))
+        err_b = np.max(np.abs(dn.bias(k) - b))
+        moved = np.max(np.abs(w - dn.synapse_trace(k, "w")[0]))
+        print(f"layer {k}: adamax weights max error {err_w:.3g}, biases {err_b:.3g}, weights moved {moved:.3g}")
+        assert moved > 10 * lr, "weights barely moved"
+        assert err_w <= 1e-9 and err_b <= 1e-9
+
+
+def test_later_layer_loss_never_changes_earlier_weights(rng):
+    """(c) Changing layer 2's pseudo-target changes layer 2's weights but not a bit of layer 1's."""
+    cfg = NetworkConfig(n_inputs=N_IN, layer_sizes=SIZES, readout_sizes=N_OUT, lr=0.05, weight_scale=2.0,
+                        readout_amplitude=2.0, seed=9)
+    spikes = poisson(rng, N_STEPS, N_IN, 0.3)
+    targets = _targets(np.random.default_rng(5))
+    runs = []
+    for layer2_target in (targets[1], -3 * targets[1]):
+        dn = build_network(cfg, spikes, [targets[0], layer2_target], record_spikes=True)
+        dn.run()
+        runs.append(dn)
+    assert np.array_equal(runs[0].weights(1), runs[1].weights(1))
+    assert np.array_equal(runs[0].bias(1), runs[1].bias(1))
+    assert np.array_equal(runs[0].spikes(1), runs[1].spikes(1))
+    assert np.max(np.abs(runs[0].weights(2) - runs[1].weights(2))) > 1e-3
