@@ -7,6 +7,7 @@ it reproduces decolle-public's LIFLayer step for step:
 ====================  ===========  ==================================================
 operation             slot, order  what
 ====================  ===========  ==================================================
+sample start          start, -1    every sample_steps: traces and refractory state to 0
 decay                 start, 0     p <- alpha p + (1-alpha) q;  q <- alpha_s q;  r decays
                                    and takes the previous step's spike (discrete only;
                                    continuous dynamics integrate their ODEs in 'groups')
@@ -39,6 +40,7 @@ from .config import ConfigError, NetworkConfig
 
 #: (slot, order) of every operation within one step; see the module docstring.
 SCHEDULE = {
+    "sample_start": ("start", -1),
     "decay": ("start", 0),
     "dropout": ("end", 0),
     "readout": ("end", 1),
@@ -70,15 +72,23 @@ class DecolleNetwork:
     readout_synapses: list = field(default_factory=list)
     monitors: dict = field(default_factory=dict)
 
-    @property
-    def duration(self):
-        return self.n_steps * self.cfg.dt_ms * b2.ms
+    def run(self, n_steps=None, *, learn=True, record=True, report=None):
+        """Simulate n_steps (default: all) from where the last run stopped.
 
-    def run(self, report=None):
-        """Simulate all steps (on standalone devices this only records the run)."""
-        self.network.run(self.duration, namespace={}, report=report)
+        learn=False freezes weights and biases and switches dropout off (lr = 0,
+        p_drop = 0), as for the paper's recordings and for testing; record=False
+        pauses the monitors. On standalone devices the runs are only recorded and
+        happen at ``devices.build``.
+        """
+        for group in self.layers:
+            group.lr = self.cfg.lr if learn else 0.0
+            group.p_drop = self.cfg.dropout if learn else 0.0
+        for monitor in self.monitors.values():
+            monitor.active = record
+        steps = self.n_steps if n_steps is None else n_steps
+        self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
 
-    # ---- read-back, all as numpy arrays indexed [step, unit] --------------------------
+    # ---- read-back, as numpy arrays indexed [recorded step, unit] ---------------------
     def state(self, layer: int, var: str) -> np.ndarray:
         """A recorded neuron variable of ``layer`` (0 = the input, p and q only): (n_steps, n_units)."""
         return self._monitor(("state", layer), var)
@@ -92,23 +102,25 @@ class DecolleNetwork:
         data = self._monitor(("synapses", layer), var)
         return data.reshape(len(data), *self._shape(layer))
 
-    def spikes(self, layer: int) -> np.ndarray:
-        """Spikes of ``layer`` (0 = the input): (n_steps, n_units) of 0/1."""
+    def spikes(self, layer: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Spikes of ``layer`` (0 = the input) in steps [start, stop): (steps, n_units) of 0/1."""
         mon = self.monitors.get(("spikes", layer))
         if mon is None:
             raise ConfigError(f"spikes of layer {layer} were not recorded: build with record_spikes=True")
+        stop = self.n_steps if stop is None else stop
         group = self.inputs if layer == 0 else self.layers[layer - 1]
-        out = np.zeros((self.n_steps, len(group)))
+        out = np.zeros((stop - start, len(group)))
         steps = np.round(np.asarray(mon.t / b2.ms) / self.cfg.dt_ms).astype(int)
-        out[steps, np.asarray(mon.i)] = 1.0
+        keep = (steps >= start) & (steps < stop)
+        out[steps[keep] - start, np.asarray(mon.i)[keep]] = 1.0
         return out
 
     def weights(self, layer: int) -> np.ndarray:
         """Current weights of ``layer`` (1-based) as (n_pre, n_post)."""
-        return np.asarray(self.synapses[layer - 1].w[:]).reshape(self._shape(layer))
+        return np.array(self.synapses[layer - 1].w[:]).reshape(self._shape(layer))
 
     def bias(self, layer: int) -> np.ndarray:
-        return np.asarray(self.layers[layer - 1].b[:])
+        return np.array(self.layers[layer - 1].b[:])
 
     def _shape(self, layer: int):
         return (self.cfg.fan_ins()[layer - 1], self.cfg.layer_sizes[layer - 1])
@@ -148,13 +160,17 @@ def _neuron_parameters(cfg: NetworkConfig, rng, n: int) -> dict:
     return {"tau_mem": tau_mem * b2.ms, "tau_syn": tau_syn * b2.ms}
 
 
-def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), record_readout=("y", "yhat", "loss"),
-                  record_synapses=(), record_spikes=False, name="decolle") -> DecolleNetwork:
-    """Build the network for one input sequence.
+def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, record_state=(),
+                  record_readout=("y", "yhat", "loss"), record_synapses=(), record_spikes=False,
+                  record_neurons=True, name="decolle") -> DecolleNetwork:
+    """Build the network for one input sequence (one sample, or many samples back to back).
 
     spikes:  (n_steps, n_inputs) array of 0/1, the input spike trains.
     targets: one (n_steps, readout_sizes[l]) array per layer, the pseudo-targets.
-    record_*: variables to monitor (every step, at the 'monitors' slot).
+    sample_steps: if given, the sequence is a concatenation of samples of this
+        many steps; every sample starts from rest and has its own burn-in.
+    record_*: variables to monitor (every step, at the 'monitors' slot);
+    record_neurons: which neurons' states to record (True = all, or indices).
     """
     if not isinstance(cfg, NetworkConfig):
         raise ConfigError(f"cfg must be a NetworkConfig, not {type(cfg).__name__}")
@@ -176,6 +192,9 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
         for var in chosen:
             if var not in allowed:
                 raise ConfigError(f"{what} holds {var!r}; allowed: {', '.join(allowed)}")
+    if sample_steps is not None and (not isinstance(sample_steps, int) or sample_steps < 1
+                                     or n_steps % sample_steps):
+        raise ConfigError(f"sample_steps={sample_steps!r} must be a positive integer dividing n_steps={n_steps}")
     if "norm" in record_synapses and cfg.optimiser != "adamax":
         raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
 
@@ -190,10 +209,10 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
     loss = eq.expressions("losses.eqs", cfg.loss)
     adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
 
-    def scheduled(obj_code, group, key, label):
+    def scheduled(obj_code, group, key, label, every=None):
         # the runner becomes one of the group's contained objects and runs with it
         when, order = SCHEDULE[key]
-        group.run_regularly(obj_code, when=when, order=order, clock=clock, name=f"{group.name}_{label}")
+        group.run_regularly(obj_code, when=when, order=order, dt=every, name=f"{group.name}_{label}")
 
     def optimiser_code(param, grad, lr, gate, norm):
         section = "adamax" if cfg.optimiser == "adamax" else "sgd"
@@ -210,6 +229,9 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
         namespace={"spikes_in": b2.TimedArray(spikes, dt=dt)})
     for var, value in _neuron_parameters(cfg, rng, cfg.n_inputs).items():
         setattr(inputs, var, value)
+    sample_dt = None if sample_steps is None else sample_steps * dt
+    if sample_dt is not None:
+        scheduled(eq.code(neuron_file, "input_sample_start"), inputs, "sample_start", "sample_start", sample_dt)
     if cfg.dynamics == "discrete":
         scheduled(eq.code(neuron_file, "input_decay"), inputs, "decay", "decay")
     objects.append(inputs)
@@ -229,6 +251,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
             namespace={"n_neurons": n, "u_offset": cfg.u_offset, **adamax})
         for var, value in _neuron_parameters(cfg, rng, n).items():
             setattr(group, var, value)
+        if sample_dt is not None:
+            scheduled(eq.code(neuron_file, "sample_start"), group, "sample_start", "sample_start", sample_dt)
         if cfg.dynamics == "discrete":
             group.alpha_r = cfg.alpha_r
             scheduled(eq.code(neuron_file, "decay"), group, "decay", "decay")
@@ -247,7 +271,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
         scheduled(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
         scheduled(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
         scheduled(
-            optimiser_code("b", "err", "lr", "int(t >= t_burnin)", "norm_b"), group, "update", "bias_update")
+            optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
 
         # plastic feed-forward synapses, all-to-all with explicit indices so that
         # standalone devices know their number before the run
@@ -259,7 +283,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
             syn.norm = cfg.adamax_eps
         objects.append(syn)
         scheduled(
-            optimiser_code("w", "err_post*p_pre", "lr_post", "int(t >= t_burnin_post)", "norm"),
+            optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"),
             syn, "update", "update")
 
         # local readout with its fixed random weights
@@ -307,7 +331,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, record_state=(), recor
                                        (("readout", k + 1), dn.readouts[k], record_readout),
                                        (("synapses", k + 1), dn.synapses[k], record_synapses)):
             if variables:
-                dn.monitors[key] = b2.StateMonitor(source, list(variables), record=True, when=when, order=order,
+                record = record_neurons if key[0] == "state" else True
+                dn.monitors[key] = b2.StateMonitor(source, list(variables), record=record, when=when, order=order,
                                                    clock=clock, name=f"{source.name}_monitor")
     if record_spikes:
         for k, group in enumerate([inputs] + dn.layers):

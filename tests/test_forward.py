@@ -60,3 +60,28 @@ def test_discrete_forward_equals_numpy_transcription(rng, random_tau):
             print(f"layer {k + 1} {var}: max abs error {err:.3g}")
             assert err <= 1e-9, (k, var, err)
     assert np.array_equal(dn.spikes(0), spikes)
+
+
+def test_samples_start_from_rest_and_burn_in_again(rng):
+    """With sample_steps, two identical samples in a row give identical states, and no
+    update happens in the first burnin_ms of either."""
+    n, burnin = 80, 10
+    cfg = NetworkConfig(n_inputs=15, layer_sizes=(12, 10), readout_sizes=2, weight_scale=3.0, lr=0.0,
+                        burnin_ms=burnin, dropout=0.0)
+    one = poisson(rng, n, 15, 0.3)
+    targets = [np.ones((2 * n, 2))] * 2
+    dn = build_network(cfg, np.vstack([one, one]), targets, sample_steps=n, record_state=("u", "p", "err"))
+    dn.run()
+    for k in (1, 2):
+        u = dn.state(k, "u")
+        assert np.array_equal(u[:n], u[n:]) and np.abs(u).max() > 0
+        err = dn.state(k, "err")
+        for start in (0, n):
+            assert np.all(err[start:start + burnin] == 0)
+            assert np.any(err[start + burnin:start + n] != 0)
+
+
+def test_sample_steps_must_divide_the_sequence():
+    cfg = NetworkConfig(n_inputs=3, layer_sizes=(2,), readout_sizes=1)
+    with pytest.raises(ValueError, match="sample_steps"):
+        build_network(cfg, np.zeros((10, 3)), [np.zeros((10, 1))], sample_steps=3)
