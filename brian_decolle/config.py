@@ -78,7 +78,7 @@ class NetworkConfig:
     adamax_eps: float = 1e-8
     dropout: float = 0.5                    # dropout probability of each readout's input
     readout_amplitude: float = 0.5          # g, c ~ U(-a/sqrt(fan_in), a/sqrt(fan_in))
-    weight_scale: float = 1.0               # w, b ~ U(-scale/sqrt(fan_in), scale/sqrt(fan_in))
+    weight_scale: float | tuple[float, ...] = 1.0  # w ~ U(-scale/sqrt(fan_in), scale/sqrt(fan_in)); one or per layer
     reg_u: float = 0.0                      # membrane regulariser weight
     reg_rate: float = 0.0                   # activity regulariser weight
     u_offset: float = 0.01
@@ -111,8 +111,15 @@ class NetworkConfig:
         _positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
             _decay(name, getattr(self, name))
-        for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "weight_scale",
-                     "adamax_eps"):
+        scales = self.weight_scale
+        if isinstance(scales, (int, float)) and not isinstance(scales, bool):
+            scales = (scales,) * len(self.layer_sizes)
+        if not isinstance(scales, (tuple, list)) or len(scales) != len(self.layer_sizes):
+            raise ConfigError(f"weight_scale={self.weight_scale!r} must be one positive number or one per layer")
+        for k, scale in enumerate(scales):
+            _positive(f"weight_scale[{k}]", scale)
+        object.__setattr__(self, "weight_scale", tuple(scales))
+        for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
             _positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
             raise ConfigError("tau_mem_ms must differ from tau_syn_ms: epsilon(t) of Eq. 1 divides by "

@@ -72,19 +72,26 @@ class DecolleNetwork:
     readout_synapses: list = field(default_factory=list)
     monitors: dict = field(default_factory=dict)
 
-    def run(self, n_steps=None, *, learn=True, record=True, report=None):
+    def run(self, n_steps=None, *, learn=True, lr=None, record=True, report=None):
         """Simulate n_steps (default: all) from where the last run stopped.
 
         learn=False freezes weights and biases and switches dropout off (lr = 0,
-        p_drop = 0), as for the paper's recordings and for testing; record=False
-        pauses the monitors. On standalone devices the runs are only recorded and
-        happen at ``devices.build``.
+        p_drop = 0), as for the paper's recordings and for testing; lr overrides
+        the configured learning rate for this run (a schedule). record says
+        which monitors run: True, False, or some of 'state', 'readout',
+        'synapses', 'spikes'. On standalone devices the runs are only recorded
+        and happen at ``devices.build``.
         """
+        kinds = {"state", "readout", "synapses", "spikes"}
+        if record is True or record is False:
+            record = kinds if record else set()
+        if not set(record) <= kinds:
+            raise ConfigError(f"record={record!r}: choose True, False or some of {sorted(kinds)}")
         for group in self.layers:
-            group.lr = self.cfg.lr if learn else 0.0
+            group.lr = (self.cfg.lr if lr is None else lr) if learn else 0.0
             group.p_drop = self.cfg.dropout if learn else 0.0
-        for monitor in self.monitors.values():
-            monitor.active = record
+        for key, monitor in self.monitors.items():
+            monitor.active = key[0] in record
         steps = self.n_steps if n_steps is None else n_steps
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
 
@@ -259,7 +266,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         else:
             group.tau_ref = cfg.tau_ref_ms * b2.ms
         group.w_rp = cfg.w_rp
-        group.b = _uniform(rng, cfg.weight_scale / np.sqrt(fan_in), n)
+        group.b = _uniform(rng, 1 / np.sqrt(fan_in), n)  # torch's default, whatever the weight scale
         group.lr = cfg.lr
         group.t_burnin = cfg.burnin_ms * b2.ms
         group.p_drop = cfg.dropout
@@ -278,7 +285,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm_state("norm"),
                           clock=clock, name=f"{layer_name}_synapses", namespace=dict(adamax))
         syn.connect(i=np.repeat(np.arange(fan_in), n), j=np.tile(np.arange(n), fan_in))
-        syn.w = _uniform(rng, cfg.weight_scale / np.sqrt(fan_in), fan_in * n)
+        syn.w = _uniform(rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n)
         if cfg.optimiser == "adamax":
             syn.norm = cfg.adamax_eps
         objects.append(syn)

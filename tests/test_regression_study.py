@@ -1,0 +1,54 @@
+"""The regression study end to end, reduced (small layers, few epochs), through its CLI."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ROOT / "studies" / "regression.py"
+
+
+def _run_study(out, *args):
+    return subprocess.run([sys.executable, str(STUDY), "--out", str(out), *args], capture_output=True, text=True,
+                          timeout=1800)
+
+
+def test_reduced_regression_learns_and_writes_everything(tmp_path):
+    out = tmp_path / "run"
+    done = _run_study(out, "--device", "runtime", "--neurons", "64", "--inputs", "50", "--epochs", "12")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("config.json", "summary.json", "results.npz", "states.png", "readouts.png",
+                 "learning_curves.png", "raster.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["synthetic_input"] is True and "synthetic" in summary["task"]
+    assert len(summary["layers"]) == 3
+    with np.load(out / "results.npz") as res:
+        for k in (1, 2, 3):
+            loss = res[f"layer{k}_loss"][:12].mean(axis=1)
+            assert loss[-1] <= 0.5 * loss[0], (k, loss)
+            assert res[f"layer{k}_u"].shape == (500, 5)
+    config = json.loads((out / "config.json").read_text())
+    assert config["regression"]["epochs"] == 12 and config["device"] == "runtime"
+
+
+def test_help_and_bad_arguments(tmp_path):
+    help_text = subprocess.run([sys.executable, str(STUDY), "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "--device" in help_text.stdout and "cuda_standalone" in help_text.stdout
+    bad = _run_study(tmp_path / "bad", "--epochs", "0")
+    assert bad.returncode == 2 and "epochs=0" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _run_study(tmp_path / "bad", "--device", "gpu")
+    assert bad.returncode == 2 and "cpp_standalone" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_default_regression_reaches_the_papers_fit(tmp_path):
+    done = _run_study(tmp_path / "full")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    for layer in summary["layers"]:
+        assert layer["nmse_last_epoch"] <= 0.1 and layer["nmse_last_epoch"] < 0.2 * layer["nmse_first_epoch"]
