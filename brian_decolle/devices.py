@@ -5,6 +5,8 @@ place that sets them, so the model code stays the same on every target.
 """
 from __future__ import annotations
 
+import shutil
+
 import brian2 as b2
 
 from .config import ConfigError
@@ -33,6 +35,10 @@ def select(device: str = "runtime", build_dir: str | None = None, codegen_target
     b2.set_device(device, directory=str(build_dir), build_on_run=False)
 
 
+def has_gpu() -> bool:
+    return shutil.which("nvidia-smi") is not None
+
+
 def _prepare_cuda() -> None:
     try:
         import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
@@ -41,9 +47,17 @@ def _prepare_cuda() -> None:
     # brian2cuda 1.0b1 asks for C++11; the Thrust of CUDA >= 12 needs C++17
     flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if f != "-std=c++11"]
     b2.prefs.codegen.cpp.extra_compile_args_gcc = flags + ["-std=c++17"]
-    nvcc = list(b2.prefs.devices.cuda_standalone.extra_compile_args_nvcc)
+    nvcc = list(b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc)
     if "-std=c++17" not in nvcc:
-        b2.prefs.devices.cuda_standalone.extra_compile_args_nvcc = nvcc + ["-std=c++17"]
+        b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc = nvcc + ["-std=c++17"]
+    if not has_gpu():
+        # no GPU to ask: generate code for an H100-class GPU and CUDA 13 (it can be built elsewhere)
+        backend = b2.prefs.devices.cuda_standalone.cuda_backend
+        backend.detect_gpus = False
+        backend.detect_cuda = False
+        backend.gpu_id = 0
+        backend.compute_capability = 9.0
+        backend.cuda_runtime_version = 13.0
 
 
 def is_standalone() -> bool:

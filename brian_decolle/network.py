@@ -277,8 +277,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         objects.append(group)
         scheduled(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
         scheduled(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
-        scheduled(
-            optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
+        scheduled(optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
 
         # plastic feed-forward synapses, all-to-all with explicit indices so that
         # standalone devices know their number before the run
@@ -289,9 +288,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         if cfg.optimiser == "adamax":
             syn.norm = cfg.adamax_eps
         objects.append(syn)
-        scheduled(
-            optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"),
-            syn, "update", "update")
+        scheduled(optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"), syn, "update", "update")
 
         # local readout with its fixed random weights
         readout = b2.NeuronGroup(
@@ -301,8 +298,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         bound = cfg.readout_amplitude / np.sqrt(n)
         readout.c = _uniform(rng, bound, n_out)
         objects.append(readout)
-        scheduled(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error",
-                                 "error")
+        scheduled(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
         rsyn = b2.Synapses(group, readout, eq.sections("readout.eqs")["synapses"], clock=clock,
                            name=f"{layer_name}_readout_synapses")
         rsyn.connect(i=np.repeat(np.arange(n), n_out), j=np.tile(np.arange(n_out), n))
@@ -331,7 +327,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
     when, order = SCHEDULE["monitors"]
     input_vars = [v for v in record_state if v in ("p", "q")]
     if input_vars:
-        dn.monitors[("state", 0)] = b2.StateMonitor(inputs, input_vars, record=True, when=when, order=order,
+        record = record_neurons if record_neurons is True else [i for i in record_neurons if i < cfg.n_inputs]
+        dn.monitors[("state", 0)] = b2.StateMonitor(inputs, input_vars, record=record, when=when, order=order,
                                                     clock=clock, name=f"{inputs.name}_monitor")
     for k in range(cfg.n_layers):
         for key, source, variables in ((("state", k + 1), dn.layers[k], record_state),

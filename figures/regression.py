@@ -36,7 +36,7 @@ def fig_states(res, path):
         col[2].axhline(0, color="r", ls="--", lw=0.8, label="threshold")
         col[3].plot(t, res[f"layer{k + 1}_sg"], lw=0.8)
         col[4].plot(t, res[f"layer{k + 1}_err"], lw=0.8)
-        col[5].plot(t, res[f"layer{k + 1}_target"][:, 0], "k--", lw=1, label="target")
+        col[5].plot(t, res[f"layer{k + 1}_target"], "k--", lw=1, label="target")
         col[5].plot(t, res[f"layer{k + 1}_y"][-1], lw=1, label="readout")
         col[0].set_title(f"layer {k + 1}")
         col[-1].set_xlabel("time (ms)")
@@ -57,7 +57,7 @@ def fig_readouts(res, summary, path):
     epochs = summary["epochs"]
     for k, ax in enumerate(axes):
         y = res[f"layer{k + 1}_y"]
-        ax.plot(t, res[f"layer{k + 1}_target"][:, 0], "k--", lw=1.5, label="target")
+        ax.plot(t, res[f"layer{k + 1}_target"], "k--", lw=1.5, label="target")
         ax.plot(t, y[0], lw=0.8, alpha=0.7, label="epoch 1 (learning, dropout)")
         ax.plot(t, y[epochs - 1], lw=0.8, label=f"epoch {epochs} (learning, dropout)")
         ax.plot(t, y[-1], lw=1.2, label="after training (lr 0, no dropout)")

@@ -32,3 +32,20 @@ def test_runtime_and_cpp_standalone_agree(rng, tmp_path):
     assert np.max(np.abs(runtime[3] - cpp[3])) <= 1e-9
     for initial, final in zip(runtime[4], runtime[1]):
         assert np.max(np.abs(final - initial)) > 1e-3, "learning must have moved the weights"
+
+
+def test_cuda_standalone_code_holds_the_plasticity_kernels(rng, tmp_path):
+    """Without a GPU (CI), brian2cuda still generates the CUDA project of the dense network."""
+    cfg = NetworkConfig(n_inputs=10, layer_sizes=(8, 6), readout_sizes=2, reg_rate=0.1)
+    devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
+    dn = build_network(cfg, poisson(rng, 50, 10), [np.zeros((50, 2))] * 2)
+    dn.run()
+    devices.build(compile=False, run=False)
+    devices.select("runtime", codegen_target="numpy")
+    sources = {p.name: p.read_text() for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")}
+    for k in (1, 2):
+        update = [text for name, text in sources.items() if name.startswith(f"decolle_layer{k}_synapses_update")]
+        assert update, sorted(sources)
+        assert "__global__" in update[0] and "_ptr_array_decolle_layer" in update[0] and "norm" in update[0]
+        assert any(name.startswith(f"decolle_layer{k}_readout_synapses_summed_variable_m_pre") for name in sources)
+        assert any(name.startswith(f"decolle_layer{k}_error") for name in sources)

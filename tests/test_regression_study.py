@@ -17,8 +17,10 @@ def _run_study(out, *args):
 
 
 def test_reduced_regression_learns_and_writes_everything(tmp_path):
+    """12 epochs instead of 100. The layers keep their 512 neurons: smaller layers first track the
+    ramp online within epoch 1 and need many more epochs to beat that (measured)."""
     out = tmp_path / "run"
-    done = _run_study(out, "--device", "runtime", "--neurons", "64", "--inputs", "50", "--epochs", "12")
+    done = _run_study(out, "--device", "cpp_standalone", "--epochs", "12")
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("config.json", "summary.json", "results.npz", "states.png", "readouts.png",
                  "learning_curves.png", "raster.png"):
@@ -32,7 +34,7 @@ def test_reduced_regression_learns_and_writes_everything(tmp_path):
             assert loss[-1] <= 0.5 * loss[0], (k, loss)
             assert res[f"layer{k}_u"].shape == (500, 5)
     config = json.loads((out / "config.json").read_text())
-    assert config["regression"]["epochs"] == 12 and config["device"] == "runtime"
+    assert config["regression"]["epochs"] == 12 and config["device"] == "cpp_standalone"
 
 
 def test_help_and_bad_arguments(tmp_path):

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU, nvcc and Python 3.12: install the CUDA extra, run the
+# regression study on cuda_standalone and on cpp_standalone, and compare their summaries.
+#   bash benchmarks/gpu.sh [EPOCHS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs="${1:-200}"
+python3 -m venv .venv-gpu
+.venv-gpu/bin/pip install -q -e '.[cuda]' nvidia-curand
+# cuRAND headers come from the nvidia-curand wheel when the CUDA toolkit lacks them
+curand_include="$(.venv-gpu/bin/python -c 'import nvidia.curand, os; print(os.path.join(list(nvidia.curand.__path__)[0], "include"))')"
+export CPLUS_INCLUDE_PATH="${curand_include}:${CPLUS_INCLUDE_PATH:-}"
+nvidia-smi --query-gpu=name,memory.total --format=csv
+for device in cuda_standalone cpp_standalone; do
+    /usr/bin/time -f "${device}: %e s wall" .venv-gpu/bin/python studies/regression.py \
+        --device "$device" --epochs "$epochs" --out "output/gpu_check/$device"
+done
+.venv-gpu/bin/python - <<'PY'
+import json
+runs = {d: json.load(open(f"output/gpu_check/{d}/summary.json")) for d in ("cuda_standalone", "cpp_standalone")}
+for d, s in runs.items():
+    print(d, "wall", s["wall_time_s"], "s;", [round(l["nmse_last_epoch"], 4) for l in s["layers"]])
+PY
