@@ -15,8 +15,8 @@ from string import Template
 
 
 def _equations_dir() -> Path:
-    # installed wheel: brian_decolle/equations; source checkout: <repo>/equations
-    packaged = resources.files("brian_decolle").joinpath("equations")
+    # installed wheel: brian_decolle/eqs (a copy of equations/); source checkout: <repo>/equations
+    packaged = resources.files("brian_decolle").joinpath("eqs")
     if packaged.is_dir():
         return Path(str(packaged))
     return Path(__file__).resolve().parent.parent / "equations"

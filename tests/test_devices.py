@@ -49,3 +49,32 @@ def test_cuda_standalone_code_holds_the_plasticity_kernels(rng, tmp_path):
         assert "__global__" in update[0] and "_ptr_array_decolle_layer" in update[0] and "norm" in update[0]
         assert any(name.startswith(f"decolle_layer{k}_readout_synapses_summed_variable_m_pre") for name in sources)
         assert any(name.startswith(f"decolle_layer{k}_error") for name in sources)
+
+
+def test_many_samples_one_compilation(rng, tmp_path, monkeypatch):
+    """Training on N samples back to back compiles the C++ project exactly once, and each
+    sample is still treated as its own (same input -> same states, learning off)."""
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    compiled = []
+    original = CPPStandaloneDevice.compile_source
+
+    def counting(self, *args, **kwargs):
+        compiled.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CPPStandaloneDevice, "compile_source", counting)
+    n, samples = 60, 5
+    cfg = NetworkConfig(n_inputs=12, layer_sizes=(10,), readout_sizes=2, weight_scale=3.0, dropout=0.0)
+    one = poisson(rng, n, 12, 0.3)
+    devices.select("cpp_standalone", build_dir=tmp_path / "cpp")
+    dn = build_network(cfg, np.tile(one, (samples, 1)), [np.ones((n * samples, 2))], sample_steps=n,
+                       record_state=("u",))
+    dn.run(learn=False)
+    devices.build()
+    u = dn.state(1, "u").reshape(samples, n, -1)
+    devices.select("runtime", codegen_target="numpy")
+    assert len(compiled) == 1
+    assert np.abs(u).max() > 0
+    for k in range(1, samples):
+        assert np.array_equal(u[k], u[0])

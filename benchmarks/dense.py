@@ -1,0 +1,116 @@
+"""Speed and memory of dense DECOLLE networks on cpp_standalone (100 inputs -> 3 x N).
+
+Learning runs every step (Adamax, both regularisers, dropout 0.5), batch 1, no monitors.
+Build (code generation + compile) and run are timed separately; run times are Brian2's own
+timer of the simulation loop, taken by re-running the compiled binary.
+
+    python benchmarks/dense.py sequence [--neurons 512 --steps 500 --repeats 5]
+    python benchmarks/dense.py runtime  [--neurons 512 --steps 500 --repeats 5]
+    python benchmarks/dense.py scaling  [--sizes 128 256 512 1024 2048 --steps 200]
+    python benchmarks/dense.py memory   [--lengths 500 5000]
+"""
+import argparse
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from brian_decolle import NetworkConfig, build_network, devices
+
+N_INPUTS = 100
+
+
+def network(neurons, steps):
+    cfg = NetworkConfig(n_inputs=N_INPUTS, layer_sizes=(neurons,) * 3, readout_sizes=1, lr=1e-3,
+                        reg_u=0.1, reg_rate=0.1, dropout=0.5)
+    rng = np.random.default_rng(0)
+    spikes = (rng.random((steps, N_INPUTS)) < 0.05).astype(float)
+    targets = [np.sin(np.arange(steps)[:, None] * 2 * np.pi / 500)] * 3
+    return build_network(cfg, spikes, targets, record_readout=())
+
+
+def build(neurons, steps, build_dir):
+    """Generate and compile the network; return the build time in seconds."""
+    devices.select("cpp_standalone", build_dir=build_dir)
+    start = time.perf_counter()
+    network(neurons, steps).run()
+    devices.build(run=False)
+    return time.perf_counter() - start
+
+
+def run_binary(build_dir):
+    """Run the compiled project once: (simulation seconds, peak RSS in MB)."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", "./main"], cwd=build_dir, check=True,
+                         capture_output=True, text=True)
+    seconds = float((Path(build_dir) / "results" / "last_run_info.txt").read_text().split()[0])
+    return seconds, int(out.stderr.strip().splitlines()[-1]) / 1024
+
+
+def synapses(neurons):
+    return N_INPUTS * neurons + 2 * neurons ** 2
+
+
+def sequence(args):
+    build_dir = Path(tempfile.mkdtemp(prefix="decolle_seq_"))
+    build_s = build(args.neurons, args.steps, build_dir)
+    runs = [run_binary(build_dir)[0] for _ in range(args.repeats)]
+    print(f"network: {N_INPUTS} -> 3 x {args.neurons}, {synapses(args.neurons)} plastic synapses, {args.steps} steps")
+    print(f"build (codegen + compile): {build_s:.1f} s")
+    print(f"run per sequence: median {np.median(runs):.3f} s, min {min(runs):.3f} s over {args.repeats} runs")
+    print(f"synapse-steps per second: {synapses(args.neurons) * args.steps / np.median(runs) / 1e6:.0f} M")
+
+
+def runtime(args):
+    """Brian2's runtime device with Cython; the first run compiles (cached on disk), later runs are timed."""
+    devices.select("runtime", codegen_target="cython")
+    network(args.neurons, args.steps).run()
+    runs = []
+    for _ in range(args.repeats):
+        dn = network(args.neurons, args.steps)
+        start = time.perf_counter()
+        dn.run()
+        runs.append(time.perf_counter() - start)
+    print(f"runtime (cython) per sequence: median {np.median(runs):.3f} s, min {min(runs):.3f} s "
+          f"over {args.repeats} runs")
+
+
+def scaling(args):
+    rows = []
+    for n in args.sizes:
+        build_dir = Path(tempfile.mkdtemp(prefix=f"decolle_scale{n}_"))
+        build_s = build(n, args.steps, build_dir)
+        run_s = np.median([run_binary(build_dir)[0] for _ in range(args.repeats)])
+        rows.append((n, synapses(n), build_s, run_s / args.steps))
+        print(f"N={n:5d}  synapses={synapses(n):9d}  build {build_s:5.1f} s  per step {run_s / args.steps * 1e3:8.3f} ms",
+              flush=True)
+    syn, per_step = np.array([r[1] for r in rows]), np.array([r[3] for r in rows])
+    exponent = np.polyfit(np.log(syn), np.log(per_step), 1)[0]
+    print(f"fitted exponent of time per step against synapses: {exponent:.3f}")
+
+
+def memory(args):
+    for steps in args.lengths:
+        build_dir = Path(tempfile.mkdtemp(prefix=f"decolle_mem{steps}_"))
+        build(args.neurons, steps, build_dir)
+        seconds, rss = run_binary(build_dir)
+        print(f"T={steps:6d} steps: peak RSS of the simulation {rss:7.1f} MB, run {seconds:.2f} s", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("sequence", "runtime", "scaling", "memory"))
+    parser.add_argument("--neurons", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[500, 5000])
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}")
+    {"sequence": sequence, "runtime": runtime, "scaling": scaling, "memory": memory}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
