@@ -11,8 +11,12 @@ if [ ! -x .venv-ref/bin/python ]; then
     .venv-ref/bin/pip install -q torch==2.13.0 numpy tqdm
     .venv-ref/bin/pip install -q --no-deps decolle==0.2
 fi
-ours=$(.venv/bin/python benchmarks/dense.py sequence --repeats 5 | tee /dev/stderr | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
-rt=$(.venv/bin/python benchmarks/dense.py runtime --repeats 3 | tee /dev/stderr | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
-ref1=$(.venv-ref/bin/python benchmarks/reference_decolle.py --batch 1 | tee /dev/stderr | sed -n 's/.*median \([0-9.]*\) s per.*/\1/p')
-ref32=$(.venv-ref/bin/python benchmarks/reference_decolle.py --batch 32 --repeats 1 | tee /dev/stderr | sed -n 's/.*, \([0-9.]*\) s per sample/\1/p')
+out=$(.venv/bin/python benchmarks/dense.py sequence --repeats 5); echo "$out"
+ours=$(echo "$out" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
+out=$(.venv/bin/python benchmarks/dense.py runtime --repeats 3); echo "$out"
+rt=$(echo "$out" | sed -n 's/.*median \([0-9.]*\) s.*/\1/p')
+out=$(.venv-ref/bin/python benchmarks/reference_decolle.py --batch 1); echo "$out"
+ref1=$(echo "$out" | sed -n 's/.*median \([0-9.]*\) s per.*/\1/p')
+out=$(.venv-ref/bin/python benchmarks/reference_decolle.py --batch 32 --repeats 1); echo "$out"
+ref32=$(echo "$out" | sed -n 's/.*, \([0-9.]*\) s per sample/\1/p')
 python3 -c "print(f'per sequence: cpp_standalone {$ours} s, runtime {$rt} s, reference batch 1 {$ref1} s, reference batch 32 {$ref32} s per sample'); print(f'ratios to cpp_standalone: runtime {$rt / $ours:.2f}x, reference batch 1 {$ref1 / $ours:.2f}x, reference batch 32 per sample {$ref32 / $ours:.2f}x')"

@@ -71,9 +71,10 @@ class DecolleNetwork:
     readouts: list = field(default_factory=list)
     readout_synapses: list = field(default_factory=list)
     monitors: dict = field(default_factory=dict)
+    steps_done: int = 0
 
     def run(self, n_steps=None, *, learn=True, lr=None, record=True, report=None):
-        """Simulate n_steps (default: all) from where the last run stopped.
+        """Simulate n_steps (default: all that are left) from where the last run stopped.
 
         learn=False freezes weights and biases and switches dropout off (lr = 0,
         p_drop = 0), as for the paper's recordings and for testing; lr overrides
@@ -82,6 +83,10 @@ class DecolleNetwork:
         'synapses', 'spikes'. On standalone devices the runs are only recorded
         and happen at ``devices.build``.
         """
+        steps = self.n_steps - self.steps_done if n_steps is None else n_steps
+        if not isinstance(steps, int) or not 0 < steps <= self.n_steps - self.steps_done:
+            raise ConfigError(f"n_steps={n_steps!r}: {self.n_steps - self.steps_done} of the input's "
+                              f"{self.n_steps} steps are left to run")
         kinds = {"state", "readout", "synapses", "spikes"}
         if record is True or record is False:
             record = kinds if record else set()
@@ -92,8 +97,8 @@ class DecolleNetwork:
             group.p_drop = self.cfg.dropout if learn else 0.0
         for key, monitor in self.monitors.items():
             monitor.active = key[0] in record
-        steps = self.n_steps if n_steps is None else n_steps
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
+        self.steps_done += steps
 
     # ---- read-back, as numpy arrays indexed [recorded step, unit] ---------------------
     def state(self, layer: int, var: str) -> np.ndarray:

@@ -72,3 +72,11 @@ def test_unknown_recorded_variable():
 def test_unknown_device():
     with pytest.raises(ConfigError, match="device='gpu'.*'runtime', 'cpp_standalone', 'cuda_standalone'"):
         devices.select("gpu")
+
+
+def test_running_past_the_input_is_refused():
+    dn = build_network(NetworkConfig(**GOOD), np.zeros((5, 4)), [np.zeros((5, 2))])
+    dn.run(3)
+    with pytest.raises(ConfigError, match="2 of the input's 5 steps are left"):
+        dn.run(3)
+    dn.run()
