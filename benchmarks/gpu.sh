@@ -4,12 +4,10 @@
 #   bash benchmarks/gpu.sh [EPOCHS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="${1:-200}"
+epochs="${1:-100}"
 python3 -m venv .venv-gpu
 .venv-gpu/bin/pip install -q -e '.[cuda]' nvidia-curand
-# cuRAND headers come from the nvidia-curand wheel when the CUDA toolkit lacks them
-curand_include="$(.venv-gpu/bin/python -c 'import nvidia.curand, os; print(os.path.join(list(nvidia.curand.__path__)[0], "include"))')"
-export CPLUS_INCLUDE_PATH="${curand_include}:${CPLUS_INCLUDE_PATH:-}"
+# nvidia-curand: cuRAND headers for toolkits without them (brian_decolle.devices adds them to nvcc)
 nvidia-smi --query-gpu=name,memory.total --format=csv
 for device in cuda_standalone cpp_standalone; do
     /usr/bin/time -f "${device}: %e s wall" .venv-gpu/bin/python studies/regression.py \

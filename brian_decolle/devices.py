@@ -6,6 +6,7 @@ place that sets them, so the model code stays the same on every target.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import brian2 as b2
 
@@ -48,8 +49,8 @@ def _prepare_cuda() -> None:
     flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if f != "-std=c++11"]
     b2.prefs.codegen.cpp.extra_compile_args_gcc = flags + ["-std=c++17"]
     nvcc = list(b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc)
-    if "-std=c++17" not in nvcc:
-        b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc = nvcc + ["-std=c++17"]
+    extra = ["-std=c++17"] + [f"-I{path}" for path in _curand_headers()]
+    b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc = nvcc + [f for f in extra if f not in nvcc]
     if not has_gpu():
         # no GPU to ask: generate code for an H100-class GPU and CUDA 13 (it can be built elsewhere)
         backend = b2.prefs.devices.cuda_standalone.cuda_backend
@@ -58,6 +59,15 @@ def _prepare_cuda() -> None:
         backend.gpu_id = 0
         backend.compute_capability = 9.0
         backend.cuda_runtime_version = 13.0
+
+
+def _curand_headers() -> list[str]:
+    """Include folders of the nvidia-curand wheel, for CUDA toolkits installed without cuRAND headers."""
+    try:
+        import nvidia
+    except ImportError:
+        return []
+    return sorted({str(h.parent) for root in nvidia.__path__ for h in Path(root).glob("*/include/curand.h")})
 
 
 def is_standalone() -> bool:

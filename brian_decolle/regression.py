@@ -90,8 +90,11 @@ def run(cfg: RegressionConfig, out_dir, device="cpp_standalone", build_dir=None,
         report="text") -> dict:
     """Train, record, and write config.json, summary.json and results.npz into out_dir."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     devices.select(device, build_dir=build_dir or out_dir / "build", codegen_target=codegen_target)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(
+        {"regression": dataclasses.asdict(cfg), "network": cfg.network_config().to_dict(), "device": device},
+        indent=2))
     spikes, targets = make_task(cfg)
     n, reps = cfg.n_steps, cfg.epochs + 1
     recorded = list(range(min(cfg.n_recorded, cfg.n_neurons, cfg.n_inputs)))
@@ -104,7 +107,8 @@ def run(cfg: RegressionConfig, out_dir, device="cpp_standalone", build_dir=None,
     devices.build()
     wall = time.perf_counter() - start
 
-    arrays = {"input_spikes": spikes, "dt_ms": np.array(1.0), "recorded_neurons": np.array(recorded)}
+    arrays = {"input_spikes": spikes, "dt_ms": np.array(1.0), "recorded_neurons": np.array(recorded),
+              "data": np.array("synthetic Poisson input (frozen, generated from the seed)")}
     summary = {"task": "regression with a frozen synthetic Poisson spike train (paper Sec. 4.1)",
                "synthetic_input": True, "device": device, "epochs": cfg.epochs, "wall_time_s": round(wall, 1),
                "layers": []}
@@ -125,8 +129,5 @@ def run(cfg: RegressionConfig, out_dir, device="cpp_standalone", build_dir=None,
             "mean_rate_hz": float(layer_spikes.mean() * 1000.0)})
     arrays["input_p"] = dn.state(0, "p")[-n:]
     np.savez_compressed(out_dir / "results.npz", **arrays)
-    (out_dir / "config.json").write_text(json.dumps(
-        {"regression": dataclasses.asdict(cfg), "network": cfg.network_config().to_dict(), "device": device},
-        indent=2))
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -29,6 +29,7 @@ def test_reduced_regression_learns_and_writes_everything(tmp_path):
     assert summary["synthetic_input"] is True and "synthetic" in summary["task"]
     assert len(summary["layers"]) == 3
     with np.load(out / "results.npz") as res:
+        assert "synthetic" in str(res["data"])
         for k in (1, 2, 3):
             loss = res[f"layer{k}_loss"][:12].mean(axis=1)
             assert loss[-1] <= 0.5 * loss[0], (k, loss)
