@@ -32,7 +32,7 @@ def select(device: str = "runtime", build_dir: str | None = None, codegen_target
         b2.prefs.codegen.target = codegen_target
         return
     if device == "cuda_standalone":
-        _prepare_cuda()
+        _prepare_cuda(Path(build_dir))
     b2.set_device(device, directory=str(build_dir), build_on_run=False)
 
 
@@ -40,20 +40,30 @@ def has_gpu() -> bool:
     return shutil.which("nvidia-smi") is not None
 
 
-def _prepare_cuda() -> None:
+def _prepare_cuda(build_dir: Path) -> None:
     try:
         import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
     except ImportError as exc:
         raise ConfigError("device='cuda_standalone' needs brian2cuda: pip install --pre '.[cuda]'") from exc
     # brian2cuda 1.0b1 asks for C++11; the Thrust of CUDA >= 12 needs C++17
     flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if f != "-std=c++11"]
-    b2.prefs.codegen.cpp.extra_compile_args_gcc = flags + ["-std=c++17"]
-    nvcc = list(b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc)
-    extra = ["-std=c++17"] + [f"-I{path}" for path in _curand_headers()]
-    b2.prefs.devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc = nvcc + [f for f in extra if f not in nvcc]
+    b2.prefs.codegen.cpp.extra_compile_args_gcc = _with(flags, "-std=c++17")
+    backend = b2.prefs.devices.cuda_standalone.cuda_backend
+    curand = _curand_wheel()
+    backend.extra_compile_args_nvcc = _with(backend.extra_compile_args_nvcc, "-std=c++17",
+                                            *([f"-I{curand / 'include'}"] if curand else []))
+    if curand:
+        # the wheel ships only libcurand.so.<N>; the linker's -lcurand needs a libcurand.so
+        link_dir = build_dir / "curand_link"
+        link_dir.mkdir(parents=True, exist_ok=True)
+        link = link_dir / "libcurand.so"
+        if not link.exists():
+            link.symlink_to(sorted((curand / "lib").glob("libcurand.so.*"))[0])
+        cpp = b2.prefs.codegen.cpp
+        cpp.library_dirs = _with(cpp.library_dirs, str(link_dir))
+        cpp.runtime_library_dirs = _with(cpp.runtime_library_dirs, str(curand / "lib"))
     if not has_gpu():
         # no GPU to ask: generate code for an H100-class GPU and CUDA 13 (it can be built elsewhere)
-        backend = b2.prefs.devices.cuda_standalone.cuda_backend
         backend.detect_gpus = False
         backend.detect_cuda = False
         backend.gpu_id = 0
@@ -61,13 +71,20 @@ def _prepare_cuda() -> None:
         backend.cuda_runtime_version = 13.0
 
 
-def _curand_headers() -> list[str]:
-    """Include folders of the nvidia-curand wheel, for CUDA toolkits installed without cuRAND headers."""
+def _with(values, *extra) -> list:
+    """values (a preference list) plus those of extra it lacks."""
+    values = list(values)
+    return values + [v for v in extra if v not in values]
+
+
+def _curand_wheel() -> Path | None:
+    """The nvidia-curand wheel's folder (include/, lib/), for CUDA toolkits installed without cuRAND."""
     try:
         import nvidia
     except ImportError:
-        return []
-    return sorted({str(h.parent) for root in nvidia.__path__ for h in Path(root).glob("*/include/curand.h")})
+        return None
+    found = sorted(h.parent.parent for root in nvidia.__path__ for h in Path(root).glob("*/include/curand.h"))
+    return found[0] if found else None
 
 
 def is_standalone() -> bool:
