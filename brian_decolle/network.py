@@ -73,12 +73,11 @@ class DecolleNetwork:
     monitors: dict = field(default_factory=dict)
     steps_done: int = 0
 
-    def run(self, n_steps=None, *, learn=True, lr=None, record=True, report=None):
+    def run(self, n_steps=None, *, learn=True, record=True, report=None):
         """Simulate n_steps (default: all that are left) from where the last run stopped.
 
         learn=False freezes weights and biases and switches dropout off (lr = 0,
-        p_drop = 0), as for the paper's recordings and for testing; lr overrides
-        the configured learning rate for this run (a schedule). record says
+        p_drop = 0), as for the paper's recordings and for testing. record says
         which monitors run: True, False, or some of 'state', 'readout',
         'synapses', 'spikes'. On standalone devices the runs are only recorded
         and happen at ``devices.build``.
@@ -93,7 +92,7 @@ class DecolleNetwork:
         if not set(record) <= kinds:
             raise ConfigError(f"record={record!r}: choose True, False or some of {sorted(kinds)}")
         for group in self.layers:
-            group.lr = (self.cfg.lr if lr is None else lr) if learn else 0.0
+            group.lr = self.cfg.lr if learn else 0.0
             group.p_drop = self.cfg.dropout if learn else 0.0
         for key, monitor in self.monitors.items():
             monitor.active = key[0] in record
