@@ -94,6 +94,9 @@ def is_standalone() -> bool:
 def build(run: bool = True, compile: bool = True) -> None:
     """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime."""
     if is_standalone():
+        if run and b2.get_device().__class__.__name__ == "CUDAStandaloneDevice" and not has_gpu():
+            raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
+                              "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
         options = dict(b2.device.build_options)
         options.update(compile=compile, run=run)
         b2.device.build(**options)

@@ -1,7 +1,8 @@
 """Runtime and generated C++ run the same equations: identical spikes and weights."""
 import numpy as np
+import pytest
 
-from brian_decolle import NetworkConfig, build_network, devices
+from brian_decolle import ConfigError, NetworkConfig, build_network, devices
 from conftest import poisson
 
 
@@ -78,3 +79,15 @@ def test_many_samples_one_compilation(rng, tmp_path, monkeypatch):
     assert np.abs(u).max() > 0
     for k in range(1, samples):
         assert np.array_equal(u[k], u[0])
+
+
+@pytest.mark.skipif(devices.has_gpu(), reason="a GPU machine runs CUDA for real (benchmarks/gpu.sh)")
+def test_cuda_run_without_gpu_is_a_clear_error(tmp_path):
+    """Where there is no GPU (CI), asking to run on CUDA says so instead of failing inside Brian2."""
+    cfg = NetworkConfig(n_inputs=3, layer_sizes=(2,), readout_sizes=1)
+    devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
+    dn = build_network(cfg, np.zeros((5, 3)), [np.zeros((5, 1))])
+    dn.run()
+    with pytest.raises(ConfigError, match="needs an NVIDIA GPU"):
+        devices.build()
+    devices.select("runtime", codegen_target="numpy")
