@@ -46,6 +46,29 @@ def _count(name: str, value) -> None:
 
 
 @dataclass(frozen=True)
+class ConvLayer:
+    """A convolutional DECOLLE layer: channels x kernel x kernel kernels, stride 1,
+    zero padding, then an optional pool x pool max-pool on the membrane potential."""
+
+    channels: int
+    kernel: int = 7
+    padding: int = 0
+    pool: int = 1
+
+    def __post_init__(self):
+        for name in ("channels", "kernel", "pool"):
+            _count(f"conv {name}", getattr(self, name))
+        if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
+            raise ConfigError(f"conv padding={self.padding!r} must be an integer >= 0")
+
+    def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(channels, height, width) after the convolution and the pool (torch's floor)."""
+        _, h, w = in_shape
+        h, w = h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1
+        return self.channels, h // self.pool, w // self.pool
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     """A stack of dense DECOLLE layers, each with its own local readout.
 
@@ -54,8 +77,11 @@ class NetworkConfig:
     """
 
     n_inputs: int
-    layer_sizes: tuple[int, ...]
-    readout_sizes: tuple[int, ...]          # units of each layer's local readout
+    layer_sizes: tuple[int, ...]            # dense layers (after any convolutional ones)
+    readout_sizes: tuple[int, ...]          # units of each layer's local readout, conv layers first
+    input_shape: tuple[int, int, int] | None = None  # (channels, height, width); needed by conv_layers
+    conv_layers: tuple[ConvLayer, ...] = ()  # convolutional layers, before the dense ones
+    batch: int = 1                          # replicas sharing every weight (a minibatch)
     dynamics: str = "discrete"
     dt_ms: float = 1.0
     # discrete dynamics (decolle-public's LIFLayer)
@@ -88,18 +114,21 @@ class NetworkConfig:
 
     def __post_init__(self):
         _count("n_inputs", self.n_inputs)
-        if not isinstance(self.layer_sizes, (tuple, list)) or len(self.layer_sizes) == 0:
-            raise ConfigError(f"layer_sizes={self.layer_sizes!r} must be a non-empty sequence of positive integers")
+        _count("batch", self.batch)
+        self._check_convolutions()
+        if not isinstance(self.layer_sizes, (tuple, list)) or len(self.layer_sizes) + len(self.conv_layers) == 0:
+            raise ConfigError(f"layer_sizes={self.layer_sizes!r} must be a sequence of positive integers, "
+                              "non-empty unless conv_layers are given")
         object.__setattr__(self, "layer_sizes", tuple(self.layer_sizes))
         for k, n in enumerate(self.layer_sizes):
             _count(f"layer_sizes[{k}]", n)
         sizes = self.readout_sizes
         if isinstance(sizes, int) and not isinstance(sizes, bool):
-            sizes = (sizes,) * len(self.layer_sizes)
-        if not isinstance(sizes, (tuple, list)) or len(sizes) != len(self.layer_sizes):
+            sizes = (sizes,) * self.n_layers
+        if not isinstance(sizes, (tuple, list)) or len(sizes) != self.n_layers:
             raise ConfigError(
                 f"readout_sizes={self.readout_sizes!r} must be one positive integer or one per layer "
-                f"({len(self.layer_sizes)} layers)")
+                f"({self.n_layers} layers)")
         object.__setattr__(self, "readout_sizes", tuple(sizes))
         for k, n in enumerate(self.readout_sizes):
             _count(f"readout_sizes[{k}]", n)
@@ -113,8 +142,8 @@ class NetworkConfig:
             _decay(name, getattr(self, name))
         scales = self.weight_scale
         if isinstance(scales, (int, float)) and not isinstance(scales, bool):
-            scales = (scales,) * len(self.layer_sizes)
-        if not isinstance(scales, (tuple, list)) or len(scales) != len(self.layer_sizes):
+            scales = (scales,) * self.n_layers
+        if not isinstance(scales, (tuple, list)) or len(scales) != self.n_layers:
             raise ConfigError(f"weight_scale={self.weight_scale!r} must be one positive number or one per layer")
         for k, scale in enumerate(scales):
             _positive(f"weight_scale[{k}]", scale)
@@ -137,12 +166,67 @@ class NetworkConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be an integer >= 0")
 
+    def _check_convolutions(self) -> None:
+        layers = self.conv_layers
+        if not isinstance(layers, (tuple, list)):
+            raise ConfigError(f"conv_layers={layers!r} must be a sequence of ConvLayer (or dicts of their fields)")
+        try:
+            layers = tuple(c if isinstance(c, ConvLayer) else ConvLayer(**c) for c in layers)
+        except TypeError as exc:
+            raise ConfigError(f"conv_layers={self.conv_layers!r}: each needs channels, kernel, padding, pool "
+                              f"({exc})") from None
+        object.__setattr__(self, "conv_layers", layers)
+        shape = self.input_shape
+        if shape is None:
+            if layers:
+                raise ConfigError("conv_layers need input_shape=(channels, height, width)")
+            return
+        if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shape)):
+            raise ConfigError(f"input_shape={shape!r} must be (channels, height, width), three positive integers")
+        shape = tuple(shape)
+        object.__setattr__(self, "input_shape", shape)
+        if math.prod(shape) != self.n_inputs:
+            raise ConfigError(f"input_shape={shape} holds {math.prod(shape)} inputs but n_inputs={self.n_inputs}")
+        if layers and self.dynamics != "discrete":
+            raise ConfigError(f"conv_layers need dynamics='discrete', not {self.dynamics!r}")
+        for k, conv in enumerate(layers):
+            _, h, w = shape
+            size = min(h, w) + 2 * conv.padding
+            if conv.kernel > size:
+                raise ConfigError(f"conv_layers[{k}] kernel={conv.kernel} is larger than its padded input "
+                                  f"{shape[1]}x{shape[2]} (+2x padding {conv.padding}); allowed: kernel <= {size}")
+            if conv.pool > size - conv.kernel + 1:
+                raise ConfigError(f"conv_layers[{k}] pool={conv.pool} is larger than its "
+                                  f"{size - conv.kernel + 1}-wide output; allowed: pool <= {size - conv.kernel + 1}")
+            shape = conv.output_shape(shape)
+
     @property
     def n_layers(self) -> int:
-        return len(self.layer_sizes)
+        return len(self.conv_layers) + len(self.layer_sizes)
+
+    def layer_shapes(self) -> tuple[tuple[int, int, int], ...]:
+        """(channels, height, width) of what each layer outputs (dense: (n, 1, 1)), per replica."""
+        shape = self.input_shape or (self.n_inputs, 1, 1)
+        shapes = []
+        for conv in self.conv_layers:
+            shape = conv.output_shape(shape)
+            shapes.append(shape)
+        return tuple(shapes) + tuple((n, 1, 1) for n in self.layer_sizes)
+
+    def output_sizes(self) -> tuple[int, ...]:
+        """Units each layer shows to its readout and to the next layer, per replica."""
+        return tuple(math.prod(s) for s in self.layer_shapes())
 
     def fan_ins(self) -> tuple[int, ...]:
-        return (self.n_inputs,) + self.layer_sizes[:-1]
+        """Inputs per neuron (a conv neuron sees in_channels x kernel x kernel), per replica."""
+        shapes = (self.input_shape or (self.n_inputs, 1, 1),) + self.layer_shapes()
+        fans = [shapes[k][0] * c.kernel ** 2 for k, c in enumerate(self.conv_layers)]
+        return tuple(fans) + tuple(math.prod(s) for s in shapes[len(fans):-1])
+
+    def is_shared(self, layer: int) -> bool:
+        """Whether layer (1-based) reads its weights from a kernel group (conv layers, or any batch > 1)."""
+        return layer <= len(self.conv_layers) or self.batch > 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -150,6 +234,7 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "NetworkConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) and k != "conv_layers" else v for k, v in values.items()}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")

@@ -11,7 +11,9 @@ sample start          start, -1    every sample_steps: traces and refractory sta
 decay                 start, 0     p <- alpha p + (1-alpha) q;  q <- alpha_s q;  r decays
                                    and takes the previous step's spike (discrete only;
                                    continuous dynamics integrate their ODEs in 'groups')
+bias copy             start, 1     shared biases copied to their neurons
 synaptic input        groups, -1   isyn_i = sum_j w_ij p_j (summed variable)
+max-pool              thresholds,-1  u of a pooled unit = max of its window, and the winner
 threshold             thresholds   spike when u = isyn + r + b > 0
 reset                 resets       q += gain; remember the spike for r
 dropout               end, 0       mask_i redrawn
@@ -20,8 +22,10 @@ readout               end, 1       y_k = sum_i g_ki mask_i a_i + c_k  (and the l
 readout error         end, 2       delta_k = dL/dy_k against the pseudo-target
 modulation            end, 3       m_i = sum_k g_ki delta_k  (and the regulariser flag)
 neuron error          end, 4       err_i = sigma'(u_i) mask_i m_i + regulariser terms
-monitors              end, 5       record the state the update is about to use
-update                end, 6       w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax)
+pooled error          end, 5       under a max-pool: the winning member takes the pooled err
+monitors              end, 6       record the state the update is about to use
+gradient              end, 7       shared kernels and biases sum err_i p_j and err_i
+update                end, 9       w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax)
 ====================  ===========  ==================================================
 
 Because p only ever reads q of the previous step, all layers threshold in the
@@ -30,25 +34,30 @@ reference.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
 
 from . import equations as eq
-from .config import ConfigError, NetworkConfig
+from .config import ConfigError, ConvLayer, NetworkConfig
 
 #: (slot, order) of every operation within one step; see the module docstring.
 SCHEDULE = {
     "sample_start": ("start", -1),
     "decay": ("start", 0),
+    "bias_copy": ("start", 1),
+    "pool": ("thresholds", -1),
     "dropout": ("end", 0),
     "readout": ("end", 1),
     "readout_error": ("end", 2),
     "modulation": ("end", 3),
     "neuron_error": ("end", 4),
-    "monitors": ("end", 5),
-    "update": ("end", 6),
+    "pooled_error": ("end", 5),
+    "monitors": ("end", 6),
+    "gradient": ("end", 7),
+    "update": ("end", 9),   # (8 is left free to record the summed gradients)
 }
 
 ACTIVATIONS = {"spike": "int(u > 0)", "trace": "p"}  # 'sigmoid' takes the surrogate's sigma
@@ -66,10 +75,10 @@ class DecolleNetwork:
     n_steps: int
     network: b2.Network
     inputs: b2.NeuronGroup
-    layers: list = field(default_factory=list)
-    synapses: list = field(default_factory=list)
+    layers: list = field(default_factory=list)        # per layer: the group the readout reads
     readouts: list = field(default_factory=list)
     readout_synapses: list = field(default_factory=list)
+    layer_parts: list = field(default_factory=list)   # per layer: every object (a Layer)
     monitors: dict = field(default_factory=dict)
     steps_done: int = 0
 
@@ -91,9 +100,10 @@ class DecolleNetwork:
             record = kinds if record else set()
         if not set(record) <= kinds:
             raise ConfigError(f"record={record!r}: choose True, False or some of {sorted(kinds)}")
-        for group in self.layers:
-            group.lr = self.cfg.lr if learn else 0.0
-            group.p_drop = self.cfg.dropout if learn else 0.0
+        for layer in self.layer_parts:
+            for group in layer.learning_groups():
+                group.lr = self.cfg.lr if learn else 0.0
+            layer.output.p_drop = self.cfg.dropout if learn else 0.0
         for key, monitor in self.monitors.items():
             monitor.active = key[0] in record
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
@@ -127,14 +137,27 @@ class DecolleNetwork:
         return out
 
     def weights(self, layer: int) -> np.ndarray:
-        """Current weights of ``layer`` (1-based) as (n_pre, n_post)."""
-        return np.array(self.synapses[layer - 1].w[:]).reshape(self._shape(layer))
+        """Current weights of ``layer`` (1-based): dense (n_pre, n_post); conv (out, in, k, k)."""
+        part = self.layer_parts[layer - 1]
+        if part.kernel is None:
+            return np.array(part.synapses.w[:]).reshape(self._shape(layer))
+        w = np.array(part.kernel.w[:])
+        if layer <= len(self.cfg.conv_layers):
+            conv = self.cfg.conv_layers[layer - 1]
+            return w.reshape(conv.channels, -1, conv.kernel, conv.kernel)
+        return w.reshape(self._shape(layer))
 
     def bias(self, layer: int) -> np.ndarray:
-        return np.array(self.layers[layer - 1].b[:])
+        """Current biases of ``layer``: one per neuron (dense) or per channel (conv)."""
+        part = self.layer_parts[layer - 1]
+        return np.array((part.neurons if part.bias is None else part.bias).b[:])
+
+    @property
+    def synapses(self) -> list:
+        return [part.synapses for part in self.layer_parts]
 
     def _shape(self, layer: int):
-        return (self.cfg.fan_ins()[layer - 1], self.cfg.layer_sizes[layer - 1])
+        return (self.cfg.fan_ins()[layer - 1], self.cfg.output_sizes()[layer - 1])
 
     def _monitor(self, key, var):
         mon = self.monitors.get(key)
@@ -176,8 +199,10 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
                   record_neurons=True, name="decolle") -> DecolleNetwork:
     """Build the network for one input sequence (one sample, or many samples back to back).
 
-    spikes:  (n_steps, n_inputs) array of 0/1, the input spike trains.
-    targets: one (n_steps, readout_sizes[l]) array per layer, the pseudo-targets.
+    spikes:  (n_steps, batch * n_inputs) array of 0/1, the input spike trains;
+             replica b owns columns b*n_inputs .. (b+1)*n_inputs - 1, and an
+             image input is flattened as (channel, row, column).
+    targets: one (n_steps, batch * readout_sizes[l]) array per layer, the pseudo-targets.
     sample_steps: if given, the sequence is a concatenation of samples of this
         many steps; every sample starts from rest and has its own burn-in.
     record_*: variables to monitor (every step, at the 'monitors' slot);
@@ -185,18 +210,20 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
     """
     if not isinstance(cfg, NetworkConfig):
         raise ConfigError(f"cfg must be a NetworkConfig, not {type(cfg).__name__}")
+    n_in = cfg.batch * cfg.n_inputs
     spikes = np.asarray(spikes)
     if spikes.ndim != 2:
-        raise ConfigError(f"spikes has shape {spikes.shape}; expected (n_steps, n_inputs={cfg.n_inputs})")
+        raise ConfigError(f"spikes has shape {spikes.shape}; expected (n_steps, batch*n_inputs={n_in})")
     n_steps = spikes.shape[0]
     if n_steps < 1:
         raise ConfigError("spikes must hold at least one step")
-    spikes = _check_array("spikes", spikes, (n_steps, cfg.n_inputs))
+    spikes = _check_array("spikes", spikes, (n_steps, n_in))
     if np.any((spikes != 0) & (spikes != 1)):
         raise ConfigError("spikes must hold only 0 and 1 (one spike at most per input and step)")
     if len(targets) != cfg.n_layers:
         raise ConfigError(f"targets holds {len(targets)} arrays; expected one per layer ({cfg.n_layers})")
-    targets = [_check_array(f"targets[{k}]", t, (n_steps, cfg.readout_sizes[k])) for k, t in enumerate(targets)]
+    targets = [_check_array(f"targets[{k}]", t, (n_steps, cfg.batch * cfg.readout_sizes[k]))
+               for k, t in enumerate(targets)]
     for what, chosen, allowed in (("record_state", record_state, NEURON_VARIABLES),
                                   ("record_readout", record_readout, READOUT_VARIABLES),
                                   ("record_synapses", record_synapses, SYNAPSE_VARIABLES)):
@@ -208,146 +235,397 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         raise ConfigError(f"sample_steps={sample_steps!r} must be a positive integer dividing n_steps={n_steps}")
     if "norm" in record_synapses and cfg.optimiser != "adamax":
         raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
+    if record_synapses and any(cfg.is_shared(k + 1) for k in range(cfg.n_layers)):
+        raise ConfigError("record_synapses needs dense layers and batch=1; shared kernels are read with weights()")
 
-    rng = np.random.default_rng(cfg.seed)
-    dt = cfg.dt_ms * b2.ms
-    clock = b2.Clock(dt=dt, name=f"{name}_clock")
-    objects = []
-    neuron_file = f"neuron_{cfg.dynamics}.eqs"
-    method = "exact" if cfg.dynamics == "continuous" else None
-    surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
-    activation = surrogate["sigma"] if cfg.readout_input == "sigmoid" else ACTIVATIONS[cfg.readout_input]
-    loss = eq.expressions("losses.eqs", cfg.loss)
-    adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
-
-    def scheduled(obj_code, group, key, label, every=None):
-        # the runner becomes one of the group's contained objects and runs with it
-        when, order = SCHEDULE[key]
-        group.run_regularly(obj_code, when=when, order=order, dt=every, name=f"{group.name}_{label}")
-
-    def optimiser_code(param, grad, lr, gate, norm):
-        section = "adamax" if cfg.optimiser == "adamax" else "sgd"
-        return eq.code("optimisers.eqs", section, param=param, grad=grad, lr=lr, gate=gate, norm=norm)
-
-    def norm_state(norm):
-        return eq.code("optimisers.eqs", "adamax_state", norm=norm) if cfg.optimiser == "adamax" else ""
-
-    # input spike trains carry their own epsilon traces
-    inputs = b2.NeuronGroup(
-        cfg.n_inputs, eq.sections(neuron_file)["input_model"],
-        threshold=eq.code(neuron_file, "input_threshold"), reset=eq.code(neuron_file, "input_reset"),
-        method=method, clock=clock, name=f"{name}_input",
-        namespace={"spikes_in": b2.TimedArray(spikes, dt=dt)})
-    for var, value in _neuron_parameters(cfg, rng, cfg.n_inputs).items():
-        setattr(inputs, var, value)
-    sample_dt = None if sample_steps is None else sample_steps * dt
-    if sample_dt is not None:
-        scheduled(eq.code(neuron_file, "input_sample_start"), inputs, "sample_start", "sample_start", sample_dt)
-    if cfg.dynamics == "discrete":
-        scheduled(eq.code(neuron_file, "input_decay"), inputs, "decay", "decay")
-    objects.append(inputs)
-
-    dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=inputs)
-    pre = inputs
-    for k, n in enumerate(cfg.layer_sizes):
-        layer_name = f"{name}_layer{k + 1}"
-        fan_in = cfg.fan_ins()[k]
-        n_out = cfg.readout_sizes[k]
-        model = (eq.sections(neuron_file)["model"]
-                 + eq.code("plasticity.eqs", "neuron", dsigma=surrogate["dsigma"], activation=activation)
-                 + norm_state("norm_b"))
-        group = b2.NeuronGroup(
-            n, model, threshold=eq.code(neuron_file, "threshold"), reset=eq.code(neuron_file, "reset"),
-            method=method, clock=clock, name=layer_name,
-            namespace={"n_neurons": n, "u_offset": cfg.u_offset, **adamax})
-        for var, value in _neuron_parameters(cfg, rng, n).items():
-            setattr(group, var, value)
-        if sample_dt is not None:
-            scheduled(eq.code(neuron_file, "sample_start"), group, "sample_start", "sample_start", sample_dt)
-        if cfg.dynamics == "discrete":
-            group.alpha_r = cfg.alpha_r
-            scheduled(eq.code(neuron_file, "decay"), group, "decay", "decay")
+    builder = _Builder(cfg, name, sample_steps)
+    dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.input_group(spikes))
+    pre = dn.inputs
+    for k in range(cfg.n_layers):
+        if cfg.is_shared(k + 1):
+            layer = builder.shared_layer(k, pre)
         else:
-            group.tau_ref = cfg.tau_ref_ms * b2.ms
-        group.w_rp = cfg.w_rp
-        group.b = _uniform(rng, 1 / np.sqrt(fan_in), n)  # torch's default, whatever the weight scale
-        group.lr = cfg.lr
-        group.t_burnin = cfg.burnin_ms * b2.ms
-        group.p_drop = cfg.dropout
-        group.reg_u = cfg.reg_u
-        group.reg_rate = cfg.reg_rate
-        if cfg.optimiser == "adamax":
-            group.norm_b = cfg.adamax_eps  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
-        objects.append(group)
-        scheduled(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
-        scheduled(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
-        scheduled(optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
-
-        # plastic feed-forward synapses, all-to-all with explicit indices so that
-        # standalone devices know their number before the run
-        syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm_state("norm"),
-                          clock=clock, name=f"{layer_name}_synapses", namespace=dict(adamax))
-        syn.connect(i=np.repeat(np.arange(fan_in), n), j=np.tile(np.arange(n), fan_in))
-        syn.w = _uniform(rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n)
-        if cfg.optimiser == "adamax":
-            syn.norm = cfg.adamax_eps
-        objects.append(syn)
-        scheduled(optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"), syn, "update", "update")
-
-        # local readout with its fixed random weights
-        readout = b2.NeuronGroup(
-            n_out, eq.code("readout.eqs", "model", loss=loss["loss"]), clock=clock,
-            name=f"{layer_name}_readout",
-            namespace={"n_out": n_out, "target": b2.TimedArray(targets[k], dt=dt)})
-        bound = cfg.readout_amplitude / np.sqrt(n)
-        readout.c = _uniform(rng, bound, n_out)
-        objects.append(readout)
-        scheduled(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
-        rsyn = b2.Synapses(group, readout, eq.sections("readout.eqs")["synapses"], clock=clock,
-                           name=f"{layer_name}_readout_synapses")
-        rsyn.connect(i=np.repeat(np.arange(n), n_out), j=np.tile(np.arange(n_out), n))
-        rsyn.g = _uniform(rng, bound, n * n_out)
-        _move_summed(rsyn, "ysum_post", "readout")
-        _move_summed(rsyn, "m_pre", "modulation")
-        objects.append(rsyn)
-
-        if cfg.reg_rate > 0:
-            population = b2.NeuronGroup(1, eq.sections("plasticity.eqs")["population"], clock=clock,
-                                        name=f"{layer_name}_population")
-            psyn = b2.Synapses(group, population, eq.sections("plasticity.eqs")["population_synapses"],
-                               clock=clock, name=f"{layer_name}_population_synapses",
-                               namespace={"n_neurons": n, "rate_target": cfg.rate_target})
-            psyn.connect(i=np.arange(n), j=np.zeros(n, dtype=int))
-            _move_summed(psyn, "deficit_post", "readout")
-            _move_summed(psyn, "low_rate_pre", "modulation")
-            objects += [population, psyn]
-
-        dn.layers.append(group)
-        dn.synapses.append(syn)
-        dn.readouts.append(readout)
-        dn.readout_synapses.append(rsyn)
-        pre = group
+            layer = builder.dense_layer(k, pre)
+        layer.readout, layer.readout_synapses = builder.readout(k, layer.output, targets[k])
+        builder.population(k, layer.output)
+        dn.layer_parts.append(layer)
+        dn.layers.append(layer.output)
+        dn.readouts.append(layer.readout)
+        dn.readout_synapses.append(layer.readout_synapses)
+        pre = layer.output
 
     when, order = SCHEDULE["monitors"]
+    clock = builder.clock
     input_vars = [v for v in record_state if v in ("p", "q")]
     if input_vars:
-        record = record_neurons if record_neurons is True else [i for i in record_neurons if i < cfg.n_inputs]
-        dn.monitors[("state", 0)] = b2.StateMonitor(inputs, input_vars, record=record, when=when, order=order,
-                                                    clock=clock, name=f"{inputs.name}_monitor")
-    for k in range(cfg.n_layers):
-        for key, source, variables in ((("state", k + 1), dn.layers[k], record_state),
-                                       (("readout", k + 1), dn.readouts[k], record_readout),
-                                       (("synapses", k + 1), dn.synapses[k], record_synapses)):
+        record = record_neurons if record_neurons is True else [i for i in record_neurons if i < n_in]
+        dn.monitors[("state", 0)] = b2.StateMonitor(dn.inputs, input_vars, record=record, when=when, order=order,
+                                                    clock=clock, name=f"{dn.inputs.name}_monitor")
+    for k, layer in enumerate(dn.layer_parts):
+        missing = [v for v in record_state if v not in layer.output.variables]
+        if missing:
+            raise ConfigError(f"record_state holds {', '.join(missing)}, which layer {k + 1}'s max-pooled units "
+                              f"lack; they have {', '.join(v for v in NEURON_VARIABLES if v in layer.output.variables)}")
+        for key, source, variables in ((("state", k + 1), layer.output, record_state),
+                                       (("readout", k + 1), layer.readout, record_readout),
+                                       (("synapses", k + 1), layer.synapses, record_synapses)):
             if variables:
                 record = record_neurons if key[0] == "state" else True
                 dn.monitors[key] = b2.StateMonitor(source, list(variables), record=record, when=when, order=order,
                                                    clock=clock, name=f"{source.name}_monitor")
     if record_spikes:
-        for k, group in enumerate([inputs] + dn.layers):
+        for k, group in enumerate([dn.inputs] + dn.layers):
             dn.monitors[("spikes", k)] = b2.SpikeMonitor(group, name=f"{group.name}_spikes")
-    dn.network = b2.Network(objects + list(dn.monitors.values()), name=f"{name}_network")
+    dn.network = b2.Network(builder.objects + list(dn.monitors.values()), name=f"{name}_network")
     b2.seed(cfg.seed)  # dropout masks are drawn by Brian2's own generator
     return dn
+
+
+@dataclass
+class Layer:
+    """The Brian2 objects of one layer.
+
+    output: the group whose spikes the next layer and the readout see (the
+    neurons, or their max-pooled units); neurons: the integrating group;
+    kernel / bias: groups of shared weights and biases (None for a plain dense layer).
+    """
+
+    output: b2.NeuronGroup
+    neurons: b2.NeuronGroup
+    synapses: b2.Synapses
+    kernel: b2.NeuronGroup | None = None
+    bias: b2.NeuronGroup | None = None
+    readout: b2.NeuronGroup | None = None
+    readout_synapses: b2.Synapses | None = None
+
+    def learning_groups(self):
+        return [g for g in (self.output, self.neurons, self.kernel, self.bias) if g is not None and "lr" in g.variables]
+
+
+class _Builder:
+    """Creates the Brian2 objects of one network, drawing all initial values from one seeded generator."""
+
+    def __init__(self, cfg: NetworkConfig, name: str, sample_steps):
+        self.cfg, self.name = cfg, name
+        self.rng = np.random.default_rng(cfg.seed)
+        self.dt = cfg.dt_ms * b2.ms
+        self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
+        self.objects = []
+        self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
+        self.method = "exact" if cfg.dynamics == "continuous" else None
+        self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
+        self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
+                           else ACTIVATIONS[cfg.readout_input])
+        self.adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
+        self.sample_dt = None if sample_steps is None else sample_steps * self.dt
+
+    # ---- helpers ----------------------------------------------------------------------
+    def scheduled(self, code, group, key, label, every=None):
+        # the runner becomes one of the group's contained objects and runs with it
+        when, order = SCHEDULE[key]
+        group.run_regularly(code, when=when, order=order, dt=every, name=f"{group.name}_{label}")
+
+    def at_sample_start(self, code, group):
+        if self.sample_dt is not None:
+            self.scheduled(code, group, "sample_start", "sample_start", self.sample_dt)
+
+    def optimiser_code(self, param, grad, lr, gate, norm):
+        section = "adamax" if self.cfg.optimiser == "adamax" else "sgd"
+        return eq.code("optimisers.eqs", section, param=param, grad=grad, lr=lr, gate=gate, norm=norm)
+
+    def norm_state(self, norm):
+        return eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
+
+    def trains(self, group, n):
+        """Time constants of n spike trains per replica; replicas are copies of one network."""
+        for var, value in _neuron_parameters(self.cfg, self.rng, n).items():
+            setattr(group, var, np.tile(value, self.cfg.batch))
+
+    def learns(self, group):
+        """Settings of a group that carries the learning schedule (lr, burn-in)."""
+        group.lr = self.cfg.lr
+        group.t_burnin = self.cfg.burnin_ms * b2.ms
+
+    def plastic_output(self, group):
+        """The rule's per-neuron factor err_i on the group the readout reads."""
+        group.p_drop = self.cfg.dropout
+        group.reg_u = self.cfg.reg_u
+        group.reg_rate = self.cfg.reg_rate
+        self.scheduled(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
+        self.scheduled(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
+
+    def neuron_model(self, *extra):
+        return eq.sections(self.neuron_file)["model"] + "".join(extra)
+
+    def plasticity_model(self):
+        return (eq.code("plasticity.eqs", "neuron", dsigma=self.surrogate["dsigma"], activation=self.activation)
+                + eq.sections("plasticity.eqs")["schedule"])
+
+    def neuron_group(self, n_total, model, n_per_replica, label, namespace=None):
+        cfg = self.cfg
+        group = b2.NeuronGroup(
+            n_total, model, threshold=eq.code(self.neuron_file, "threshold"),
+            reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock, name=label,
+            namespace={"n_neurons": n_per_replica, "u_offset": cfg.u_offset, **self.adamax, **(namespace or {})})
+        self.trains(group, n_total // cfg.batch)
+        self.at_sample_start(eq.code(self.neuron_file, "sample_start"), group)
+        if cfg.dynamics == "discrete":
+            group.alpha_r = cfg.alpha_r
+            self.scheduled(eq.code(self.neuron_file, "decay"), group, "decay", "decay")
+        else:
+            group.tau_ref = cfg.tau_ref_ms * b2.ms
+        group.w_rp = cfg.w_rp
+        self.objects.append(group)
+        return group
+
+    # ---- groups ------------------------------------------------------------------------
+    def input_group(self, spikes):
+        cfg, nf = self.cfg, self.neuron_file
+        inputs = b2.NeuronGroup(
+            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"],
+            threshold=eq.code(nf, "input_threshold"), reset=eq.code(nf, "input_reset"),
+            method=self.method, clock=self.clock, name=f"{self.name}_input",
+            namespace={"spikes_in": b2.TimedArray(spikes, dt=self.dt)})
+        self.trains(inputs, cfg.n_inputs)
+        self.at_sample_start(eq.code(nf, "input_sample_start"), inputs)
+        if cfg.dynamics == "discrete":
+            self.scheduled(eq.code(nf, "input_decay"), inputs, "decay", "decay")
+        self.objects.append(inputs)
+        return inputs
+
+    def dense_layer(self, k, pre) -> Layer:
+        """A dense layer with its own weights (batch = 1): w_ij lives on the synapse."""
+        cfg = self.cfg
+        label = f"{self.name}_layer{k + 1}"
+        n, fan_in = cfg.output_sizes()[k], cfg.fan_ins()[k]
+        group = self.neuron_group(n, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
+                                                       self.plasticity_model(), self.norm_state("norm_b")),
+                                  n, label)
+        group.b = _uniform(self.rng, 1 / np.sqrt(fan_in), n)  # torch's default, whatever the weight scale
+        if cfg.optimiser == "adamax":
+            group.norm_b = cfg.adamax_eps  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
+        self.learns(group)
+        self.plastic_output(group)
+        self.scheduled(self.optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
+
+        # plastic feed-forward synapses, all-to-all with explicit indices so that
+        # standalone devices know their number before the run
+        syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
+                          clock=self.clock, name=f"{label}_synapses", namespace=dict(self.adamax))
+        syn.connect(i=np.repeat(np.arange(fan_in), n), j=np.tile(np.arange(n), fan_in))
+        syn.w = _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n)
+        if cfg.optimiser == "adamax":
+            syn.norm = cfg.adamax_eps
+        self.objects.append(syn)
+        self.scheduled(self.optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"),
+                       syn, "update", "update")
+        return Layer(output=group, neurons=group, synapses=syn)
+
+    def shared_layer(self, k, pre) -> Layer:
+        """A layer whose weights and biases live in kernel and bias groups shared by all
+        connections that use them: a convolution, or any layer of a minibatch (batch > 1)."""
+        cfg, B = self.cfg, self.cfg.batch
+        label = f"{self.name}_layer{k + 1}"
+        conv = cfg.conv_layers[k] if k < len(cfg.conv_layers) else None
+        in_shape = ((cfg.input_shape or (cfg.n_inputs, 1, 1)) if k == 0 else cfg.layer_shapes()[k - 1])
+        fan_in = cfg.fan_ins()[k]
+        if conv is None:
+            n_units, n_biases = cfg.output_sizes()[k], cfg.output_sizes()[k]
+            pre_idx, post_idx, kidx = _dense_links(math.prod(in_shape), n_units)
+            unit_bias = np.arange(n_units)
+            pool = 1
+        else:
+            pre_idx, post_idx, kidx, unit_shape = _conv_links(in_shape, conv)
+            n_units, n_biases = math.prod(unit_shape), conv.channels
+            unit_bias = np.repeat(np.arange(conv.channels), n_units // conv.channels)
+            pool = conv.pool
+        n_in = math.prod(in_shape)
+        pre_idx, post_idx, kidx = _replicate(pre_idx, n_in, post_idx, n_units, kidx, B)
+
+        # the integrating neurons; under a max-pool they hand their spikes' role to the pooled units
+        shared_bias = eq.sections("sharing.eqs")["shared_bias"]
+        n_out = cfg.output_sizes()[k]
+        if pool == 1:
+            neurons = self.neuron_group(B * n_units, self.neuron_model(shared_bias, self.plasticity_model()),
+                                        n_out, label)
+            self.learns(neurons)
+            self.plastic_output(neurons)
+            output = neurons
+        else:
+            # (the schedule only because every neuron's sample start resets t_sample)
+            neurons = self.neuron_group(B * n_units, self.neuron_model(
+                shared_bias, eq.sections("sharing.eqs")["pooled_unit"], eq.sections("plasticity.eqs")["schedule"]),
+                n_units, label)
+
+        # kernel and bias groups: one unit per shared value, each with the learning schedule
+        kernel = b2.NeuronGroup(int(kidx.max()) + 1, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
+                                + eq.sections("plasticity.eqs")["schedule"], clock=self.clock,
+                                name=f"{label}_kernel", namespace=dict(self.adamax))
+        biases = b2.NeuronGroup(n_biases, eq.sections("sharing.eqs")["bias_unit"] + self.norm_state("norm")
+                                + eq.sections("plasticity.eqs")["schedule"], clock=self.clock,
+                                name=f"{label}_bias", namespace=dict(self.adamax))
+        # drawn in the dense layers' order (time constants, biases, weights): batch 1 and B agree
+        biases.b = _uniform(self.rng, 1 / np.sqrt(fan_in), n_biases)
+        kernel.w = _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), len(kernel))
+        for group in (kernel, biases):
+            if cfg.optimiser == "adamax":
+                group.norm = cfg.adamax_eps
+            self.learns(group)
+            self.at_sample_start(eq.code("plasticity.eqs", "schedule_start"), group)
+            self.scheduled(self.optimiser_code(_PARAM[group is kernel], "grad", "lr", "learning", "norm"),
+                           group, "update", "update")
+            self.objects.append(group)
+        if pool > 1:
+            output = self.pool_group(neurons, biases, unit_shape, pool, label)
+
+        syn = b2.Synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"], clock=self.clock,
+                          name=f"{label}_synapses")
+        syn.connect(i=pre_idx, j=post_idx)
+        syn.kidx = kidx
+        syn.w = b2.linked_var(kernel, "w", index="kidx")
+        grad = b2.Synapses(pre, kernel, eq.sections("sharing.eqs")["kernel_gradient"], clock=self.clock,
+                           name=f"{label}_kernel_gradient")
+        grad.connect(i=pre_idx, j=kidx)
+        grad.oidx = post_idx
+        grad.err_out = b2.linked_var(neurons, "err", index="oidx")
+        bgrad = b2.Synapses(neurons, biases, eq.sections("sharing.eqs")["bias_gradient"], clock=self.clock,
+                            name=f"{label}_bias_gradient")
+        bgrad.connect(i=np.arange(B * n_units), j=np.tile(unit_bias, B))
+        for s, target, key in ((grad, "grad_post", "gradient"), (bgrad, "grad_post", "gradient"),
+                               (bgrad, "b_pre", "bias_copy")):
+            _move_summed(s, target, key)
+        self.objects += [syn, grad, bgrad]
+        return Layer(output=output, neurons=neurons, synapses=syn, kernel=kernel, bias=biases)
+
+    def pool_group(self, neurons, biases, unit_shape, pool, label):
+        """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
+        traces the next layer reads, and hand their err back to the winning member."""
+        cfg, B, nf = self.cfg, self.cfg.batch, self.neuron_file
+        members, slot, owner = _pool_windows(unit_shape, pool)
+        n_pool = len(members)
+        model = (eq.sections("sharing.eqs")["pool"]
+                 + "".join(eq.code("sharing.eqs", "pool_member", n=n) for n in range(pool * pool))
+                 + eq.sections(nf)["input_model"] + self.plasticity_model())
+        group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
+                               reset=eq.code(nf, "input_reset"), clock=self.clock, name=f"{label}_pool",
+                               namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
+        offsets = np.repeat(np.arange(B) * math.prod(unit_shape), n_pool)
+        for n in range(pool * pool):
+            member = np.tile(members[:, n], B) + offsets
+            setattr(group, f"isyn{n}", b2.linked_var(neurons, "isyn", index=member))
+            setattr(group, f"r{n}", b2.linked_var(neurons, "r", index=member))
+        group.b = b2.linked_var(biases, "b", index=np.tile(members[:, 0] // (len(slot) // unit_shape[0]), B))
+        self.trains(group, n_pool)
+        self.at_sample_start(eq.code("plasticity.eqs", "schedule_start") + eq.code(nf, "input_sample_start"), group)
+        self.scheduled(eq.code(nf, "input_decay"), group, "decay", "decay")
+        self.learns(group)
+        self.plastic_output(group)
+        maximum = eq.code("sharing.eqs", "pool_start") + "".join(
+            eq.code("sharing.eqs", "pool_step", n=n) for n in range(1, pool * pool))
+        self.scheduled(maximum, group, "pool", "maximum")
+        self.objects.append(group)
+
+        neurons.slot = np.tile(slot, B)
+        pool_of = np.tile(owner, B) + np.repeat(np.arange(B) * n_pool, len(owner))
+        neurons.win_out = b2.linked_var(group, "win", index=pool_of)
+        neurons.err_out = b2.linked_var(group, "err", index=pool_of)
+        self.scheduled(eq.code("sharing.eqs", "pooled_error"), neurons, "pooled_error", "error")
+        return group
+
+    def readout(self, k, output, target):
+        """The layer's fixed random readout; replicas share g and c (block-diagonal connections)."""
+        cfg, B = self.cfg, self.cfg.batch
+        n, n_out = cfg.output_sizes()[k], cfg.readout_sizes[k]
+        loss = eq.expressions("losses.eqs", cfg.loss)
+        readout = b2.NeuronGroup(
+            B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]), clock=self.clock,
+            name=f"{output.name}_readout",
+            namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
+        bound = cfg.readout_amplitude / np.sqrt(n)
+        readout.c = np.tile(_uniform(self.rng, bound, n_out), B)
+        self.objects.append(readout)
+        self.scheduled(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
+        rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
+                           name=f"{output.name}_readout_synapses")
+        pre, post, _ = _dense_links(n, n_out)
+        i, j, _ = _replicate(pre, n, post, n_out, None, B)
+        rsyn.connect(i=i, j=j)
+        rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
+        _move_summed(rsyn, "ysum_post", "readout")
+        _move_summed(rsyn, "m_pre", "modulation")
+        self.objects.append(rsyn)
+        return readout, rsyn
+
+    def population(self, k, output):
+        """The activity regulariser's population unit, one per replica (only when it is on)."""
+        cfg, B = self.cfg, self.cfg.batch
+        if cfg.reg_rate <= 0:
+            return
+        n = cfg.output_sizes()[k]
+        label = output.name
+        population = b2.NeuronGroup(B, eq.sections("plasticity.eqs")["population"], clock=self.clock,
+                                    name=f"{label}_population")
+        psyn = b2.Synapses(output, population, eq.sections("plasticity.eqs")["population_synapses"],
+                           clock=self.clock, name=f"{label}_population_synapses",
+                           namespace={"n_neurons": n, "rate_target": cfg.rate_target})
+        psyn.connect(i=np.arange(B * n), j=np.repeat(np.arange(B), n))
+        _move_summed(psyn, "deficit_post", "readout")
+        _move_summed(psyn, "low_rate_pre", "modulation")
+        self.objects += [population, psyn]
+
+
+_PARAM = {True: "w", False: "b"}
+
+
+def _dense_links(n_pre, n_post):
+    """All-to-all: (pre, post, weight index) with weights laid out as (n_pre, n_post)."""
+    pre = np.repeat(np.arange(n_pre), n_post)
+    post = np.tile(np.arange(n_post), n_pre)
+    return pre, post, pre * n_post + post
+
+
+def _conv_links(in_shape, conv: ConvLayer):
+    """Connections of a stride-1 convolution with zero padding.
+
+    Units are numbered (channel, row, column); kernel entries as torch's
+    (out channel, in channel, row, column). Returns pre, post, kernel index and
+    the (channels, height, width) of the convolution's units (before pooling).
+    """
+    c_in, h, w = in_shape
+    k, pad = conv.kernel, conv.padding
+    ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    co, ci, dy, dx, y, x = np.meshgrid(np.arange(conv.channels), np.arange(c_in), np.arange(k), np.arange(k),
+                                       np.arange(ho), np.arange(wo), indexing="ij")
+    iy, ix = y + dy - pad, x + dx - pad
+    inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    co, ci, dy, dx, y, x, iy, ix = (a[inside] for a in (co, ci, dy, dx, y, x, iy, ix))
+    pre = (ci * h + iy) * w + ix
+    post = (co * ho + y) * wo + x
+    kidx = ((co * c_in + ci) * k + dy) * k + dx
+    return pre, post, kidx, (conv.channels, ho, wo)
+
+
+def _pool_windows(unit_shape, pool):
+    """For pool x pool max-pooling of units (channel, row, column): the members of every
+    window (n_windows, pool*pool) in row-major order, and per unit its slot in its window
+    (-1 outside every window, as torch's floor) and its window (0 where it has none)."""
+    c, h, w = unit_shape
+    ph, pw = h // pool, w // pool
+    cc, py, px, dy, dx = np.meshgrid(np.arange(c), np.arange(ph), np.arange(pw), np.arange(pool), np.arange(pool),
+                                     indexing="ij")
+    members = ((cc * h + py * pool + dy) * w + px * pool + dx).reshape(c * ph * pw, pool * pool)
+    slot = np.full(c * h * w, -1.0)
+    owner = np.zeros(c * h * w, dtype=int)
+    slot[members.ravel()] = np.tile(np.arange(pool * pool), len(members))
+    owner[members.ravel()] = np.repeat(np.arange(len(members)), pool * pool)
+    return members, slot, owner
+
+
+def _replicate(pre, n_pre, post, n_post, shared, batch):
+    """Connections of ``batch`` replicas: replica b's units are offset by b times the replica size."""
+    pre = np.concatenate([pre + b * n_pre for b in range(batch)])
+    post = np.concatenate([post + b * n_post for b in range(batch)])
+    return pre, post, None if shared is None else np.tile(shared, batch)
 
 
 def _move_summed(synapses, target, key):

@@ -23,10 +23,8 @@ def _loss(d, kind):
     return jnp.mean(jnp.where(ad < 1, 0.5 * d ** 2, ad - 0.5))
 
 
-def layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg):
-    """L(W, b) of one layer at one step; the forward spike is the step, its gradient the surrogate's."""
-    w, b = params
-    u = p_pre @ w + b + r
+def readout_loss(u, mask, own_p, g, c, yhat, cfg):
+    """The local readout's loss and the regularisers, as functions of the membrane potential u."""
     sigma = SIGMA[cfg.surrogate]
     sg = jax.lax.stop_gradient
     if cfg.readout_input == "sigmoid":
@@ -42,4 +40,32 @@ def layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg):
     return loss
 
 
+def layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg):
+    """L(W, b) of one dense layer at one step; the forward spike is the step, its gradient the surrogate's."""
+    w, b = params
+    return readout_loss(p_pre @ w + b + r, mask, own_p, g, c, yhat, cfg)
+
+
+def conv_layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg, layer=0):
+    """L(K, b) of one convolutional layer (stride 1, zero padding, then max-pool of u).
+
+    p_pre: (C_in, H, W) traces; r: (C_out, H', W') refractory states; K: torch's
+    (out, in, row, column); the pool passes the first maximum of each window, as
+    torch's max_pool2d, so only that member gets the gradient.
+    """
+    kernel, b = params
+    conv = cfg.conv_layers[layer]
+    u = jax.lax.conv_general_dilated(p_pre[None], kernel, (1, 1), [(conv.padding, conv.padding)] * 2,
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))[0]
+    u = u + b[:, None, None] + r
+    k = conv.pool
+    ch, h, w = u.shape
+    ph, pw = h // k, w // k
+    windows = u[:, :ph * k, :pw * k].reshape(ch, ph, k, pw, k).transpose(0, 1, 3, 2, 4).reshape(ch, ph, pw, k * k)
+    first = jax.lax.stop_gradient(jnp.argmax(windows, axis=-1))
+    pooled = jnp.take_along_axis(windows, first[..., None], axis=-1)[..., 0]
+    return readout_loss(pooled.ravel(), mask, own_p, g, c, yhat, cfg)
+
+
 grad = jax.jit(jax.grad(layer_loss), static_argnums=(8,))
+conv_grad = jax.jit(jax.grad(conv_layer_loss), static_argnums=(8, 9))

@@ -1,0 +1,223 @@
+"""Convolutional DECOLLE layers: shared kernels, max-pooling on u, minibatch replicas.
+
+(a) the forward pass equals a direct convolution (and max-pool) of the recorded traces;
+(b) kernel and bias gradients equal jax.grad of the layer-local loss (conv + pool);
+(c) B replicas sum their gradients into the one shared kernel;
+(d) bad kernel and shape settings give clear errors.
+"""
+import brian2 as b2
+import numpy as np
+import pytest
+
+from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
+from oracle import conv_grad
+
+SHAPE = (2, 9, 9)
+N_STEPS, BURNIN = 40, 4
+
+
+def _config(**kw):
+    base = dict(n_inputs=int(np.prod(SHAPE)), input_shape=SHAPE,
+                conv_layers=(ConvLayer(3, kernel=3, padding=1, pool=2), ConvLayer(2, kernel=3)),
+                layer_sizes=(5,), readout_sizes=4, weight_scale=(6.0, 4.0, 3.0), readout_amplitude=2.0,
+                lr=0.0, dropout=0.0, seed=3)
+    base.update(kw)
+    return NetworkConfig(**base)
+
+
+def _inputs(rng, batch=1, p=0.3, n_steps=N_STEPS):
+    spikes = (rng.random((n_steps, batch * int(np.prod(SHAPE)))) < p).astype(float)
+    targets = [np.sin(np.arange(n_steps)[:, None] / 5.0 + np.arange(batch * 4)) for _ in range(3)]
+    return spikes, targets
+
+
+def correlate(p, kernel, padding):
+    """Direct stride-1 cross-correlation (what torch calls conv2d) of (C_in, H, W) traces."""
+    c_out, c_in, k, _ = kernel.shape
+    padded = np.pad(p, ((0, 0), (padding, padding), (padding, padding)))
+    h, w = padded.shape[1] - k + 1, padded.shape[2] - k + 1
+    out = np.zeros((c_out, h, w))
+    for dy in range(k):
+        for dx in range(k):
+            out += np.einsum("oi,ihw->ohw", kernel[:, :, dy, dx], padded[:, dy:dy + h, dx:dx + w])
+    return out
+
+
+def _monitor(dn, group, variables, name):
+    """Record a group the library does not monitor itself (after the gradient sums, before the update)."""
+    mon = b2.StateMonitor(group, variables, record=True, when="end", order=8, name=name,
+                          clock=dn.inputs.clock)
+    dn.network.add(mon)
+    return mon
+
+
+def test_conv_forward_equals_direct_convolution(rng):
+    cfg = _config(w_rp=0.0)  # no refractory kick: u of a window member is conv + b exactly
+    spikes, targets = _inputs(rng)
+    dn = build_network(cfg, spikes, targets, record_state=("p", "u"), record_spikes=True)
+    units = _monitor(dn, dn.layer_parts[0].neurons, ["u"], "units_u")
+    isyn = [_monitor(dn, dn.layer_parts[k].neurons, ["isyn"], f"isyn{k}") for k in (1, 2)]
+    dn.run()
+    p_in = dn.state(0, "p").reshape(N_STEPS, *SHAPE)
+    k1, k2 = dn.weights(1), dn.weights(2)
+    b1, b2_ = dn.bias(1), dn.bias(2)
+    assert k1.shape == (3, 2, 3, 3) and k2.shape == (2, 3, 3, 3)
+    worst = {}
+    for t in range(N_STEPS):
+        u1 = correlate(p_in[t], k1, 1) + b1[:, None, None]
+        worst["conv u"] = max(worst.get("conv u", 0), np.abs(np.asarray(units.u)[:, t] - u1.ravel()).max())
+        pooled = u1[:, :8, :8].reshape(3, 4, 2, 4, 2).max(axis=(2, 4))
+        worst["pooled u"] = max(worst.get("pooled u", 0), np.abs(dn.state(1, "u")[t] - pooled.ravel()).max())
+        isyn2 = correlate(dn.state(1, "p")[t].reshape(3, 4, 4), k2, 0)
+        worst["conv isyn"] = max(worst.get("conv isyn", 0), np.abs(np.asarray(isyn[0].isyn)[:, t] - isyn2.ravel()).max())
+        dense = dn.state(2, "p")[t] @ dn.weights(3)
+        worst["dense isyn"] = max(worst.get("dense isyn", 0), np.abs(np.asarray(isyn[1].isyn)[:, t] - dense).max())
+    print("max abs errors:", {k: f"{v:.2g}" for k, v in worst.items()})
+    assert max(worst.values()) <= 1e-9
+    for k in (1, 2):
+        assert dn.spikes(k).sum() > 20, "the test needs spiking layers"
+    np.testing.assert_array_equal(dn.spikes(1), (dn.state(1, "u") > 0).astype(float))
+
+
+@pytest.mark.parametrize("surrogate,loss,readout_input", [("fast_sigmoid", "smooth_l1", "spike"),
+                                                          ("sigmoid", "mse", "sigmoid")])
+def test_conv_pool_gradients_equal_autograd(rng, surrogate, loss, readout_input):
+    cfg = _config(surrogate=surrogate, loss=loss, readout_input=readout_input, dropout=0.3, burnin_ms=BURNIN,
+                  reg_u=0.3, reg_rate=4.0, rate_target=0.6, w_rp=1.5)
+    spikes, targets = _inputs(rng)
+    dn = build_network(cfg, spikes, targets, record_state=("p", "mask"), record_readout=("yhat",))
+    part = dn.layer_parts[0]
+    kernel_mon = _monitor(dn, part.kernel, ["grad"], "kernel_grad")
+    bias_mon = _monitor(dn, part.bias, ["grad"], "bias_grad")
+    r_mon = _monitor(dn, part.neurons, ["r"], "units_r")
+    dn.run()
+    g = np.asarray(dn.readout_synapses[0].g[:]).reshape(cfg.output_sizes()[0], 4)
+    c = np.asarray(dn.readouts[0].c[:])
+    params = (dn.weights(1), dn.bias(1))
+    p_in = dn.state(0, "p").reshape(N_STEPS, *SHAPE)
+    worst, scale = 0.0, 0.0
+    for t in range(N_STEPS):
+        r = np.asarray(r_mon.r)[:, t].reshape(3, 9, 9)
+        gk, gb = conv_grad(params, p_in[t], r, dn.state(1, "mask")[t], dn.state(1, "p")[t], g, c,
+                           dn.readout(1, "yhat")[t], cfg, 0)
+        gk, gb = np.asarray(gk).ravel(), np.asarray(gb)
+        if t < BURNIN:
+            gk, gb = 0 * gk, 0 * gb
+        worst = max(worst, np.abs(np.asarray(kernel_mon.grad)[:, t] - gk).max(),
+                    np.abs(np.asarray(bias_mon.grad)[:, t] - gb).max())
+        scale = max(scale, np.abs(gk).max(), np.abs(gb).max())
+    print(f"{surrogate}/{loss}/{readout_input}: max |grad - jax.grad| = {worst:.3g}, scale {scale:.3g}")
+    assert scale > 0
+    assert worst <= 1e-6 * scale
+
+
+def test_replicas_sum_their_gradients(rng):
+    """Two replicas fed inputs A and B put grad(A) + grad(B) into the shared conv kernels and biases."""
+    (spikes_a, targets), (spikes_b, _) = _inputs(rng), _inputs(rng)
+    grads = {}
+    for label, batch, spikes in (("a", 1, spikes_a), ("b", 1, spikes_b), ("ab", 2, np.hstack([spikes_a, spikes_b]))):
+        cfg = _config(burnin_ms=BURNIN, batch=batch)
+        tg = targets if batch == 1 else [np.hstack([t, t]) for t in targets]
+        dn = build_network(cfg, spikes, tg, name=f"net_{label}")
+        mons = [_monitor(dn, getattr(part, kind), ["grad"], f"{label}_{kind}{k}")
+                for k, part in enumerate(dn.layer_parts[:2]) for kind in ("kernel", "bias")]
+        dn.run()
+        grads[label] = [np.asarray(m.grad) for m in mons]
+        assert cfg.is_shared(3) == (batch > 1)  # the dense layer shares its weights only across replicas
+    assert len(grads["ab"]) == 4
+    for k, (ga, gb, gab) in enumerate(zip(grads["a"], grads["b"], grads["ab"])):
+        assert np.abs(ga).max() > 0 and np.abs(gb).max() > 0
+        assert np.abs(ga - gb).max() > 1e-6, "different inputs must give different gradients"
+        np.testing.assert_allclose(gab, ga + gb, rtol=0, atol=1e-12 * max(1.0, np.abs(gab).max()))
+
+
+def test_replicas_learn_one_kernel(rng):
+    """With learning on, a batch of two copies of one sample takes the step of twice its gradient (SGD)."""
+    spikes, targets = _inputs(rng)
+    weights = {}
+    for batch, lr in ((1, 0.02), (2, 0.01)):
+        cfg = _config(batch=batch, lr=lr, optimiser="sgd", burnin_ms=BURNIN)
+        dn = build_network(cfg, np.tile(spikes, (1, batch)), [np.tile(t, (1, batch)) for t in targets])
+        start = [dn.weights(k) for k in (1, 2, 3)]
+        dn.run(20 + BURNIN)  # the replicas stay identical, so the summed step is twice one replica's
+        weights[batch] = [dn.weights(k) for k in (1, 2, 3)]
+    moved = [np.abs(w - w0).max() for w, w0 in zip(weights[1], start)]
+    print("weights moved by", moved)
+    assert min(moved) > 1e-4
+    for w1, w2 in zip(weights[1], weights[2]):
+        np.testing.assert_allclose(w2, w1, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(conv_layers=(ConvLayer(3, kernel=11),)), "kernel=11 is larger"),
+    (dict(conv_layers=(ConvLayer(3, kernel=3, pool=8),)), "pool=8"),
+    (dict(input_shape=(2, 9, 8)), "input_shape"),
+    (dict(input_shape=(2, 9)), "input_shape"),
+    (dict(input_shape=None), "input_shape"),
+    (dict(dynamics="continuous"), "dynamics='discrete'"),
+    (dict(batch=0), "batch"),
+    (dict(conv_layers=({"channels": 3, "size": 3},)), "conv_layers"),
+])
+def test_bad_convolution_settings(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        _config(**kw)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(channels=0), "conv channels"), (dict(channels=2, kernel=0), "conv kernel"),
+    (dict(channels=2, padding=-1), "conv padding"), (dict(channels=2, pool=1.5), "conv pool"),
+])
+def test_bad_conv_layer(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        ConvLayer(**kw)
+
+
+def test_batch_input_shape_is_checked(rng):
+    cfg = _config(batch=2)
+    spikes, targets = _inputs(rng)  # one replica's worth of columns
+    with pytest.raises(ConfigError, match=r"batch\*n_inputs|expected \(40, 324\)"):
+        build_network(cfg, spikes, [np.tile(t, (1, 2)) for t in targets])
+
+
+def _train_conv(device, build_dir, spikes, targets, cfg):
+    from brian_decolle import devices
+    devices.select(device, build_dir=build_dir, codegen_target="numpy")
+    dn = build_network(cfg, spikes, targets, record_spikes=True)
+    initial = [dn.weights(k) for k in (1, 2, 3)] if not devices.is_standalone() else None
+    dn.run()
+    devices.build()
+    out = ([dn.spikes(k) for k in (1, 2, 3)], [dn.weights(k) for k in (1, 2, 3)], [dn.bias(k) for k in (1, 2, 3)],
+           initial)
+    devices.select("runtime", codegen_target="numpy")
+    return out
+
+
+def test_runtime_and_cpp_standalone_agree_on_conv_pool_batch(rng, tmp_path):
+    """Conv + max-pool + conv + dense, two replicas, Adamax, dropout and both regularisers."""
+    cfg = _config(batch=2, optimiser="adamax", lr=0.01, dropout=0.3, reg_u=0.05, reg_rate=0.5, burnin_ms=BURNIN)
+    spikes, targets = _inputs(rng, batch=2, n_steps=60)
+    runtime = _train_conv("runtime", None, spikes, targets, cfg)
+    cpp = _train_conv("cpp_standalone", tmp_path / "cpp", spikes, targets, cfg)
+    for a, b in zip(runtime[0], cpp[0]):
+        assert a.sum() > 10 and np.array_equal(a, b)
+    for part in (1, 2):
+        for a, b in zip(runtime[part], cpp[part]):
+            assert np.max(np.abs(a - b)) <= 1e-9
+    for initial, final in zip(runtime[3], runtime[1]):
+        assert np.max(np.abs(final - initial)) > 1e-3, "learning must have moved the kernels"
+
+
+def test_cuda_standalone_code_for_conv_pool_batch(rng, tmp_path):
+    """Without a GPU, brian2cuda generates the project with the kernel-gradient and pooling code."""
+    from brian_decolle import devices
+    cfg = _config(batch=2, optimiser="adamax", lr=0.01, dropout=0.3)
+    devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
+    dn = build_network(cfg, *_inputs(rng, batch=2, n_steps=20))
+    dn.run()
+    devices.build(compile=False, run=False)
+    devices.select("runtime", codegen_target="numpy")
+    names = {p.name for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")}
+    for prefix in ("decolle_layer1_kernel_gradient_summed_variable_grad_post", "decolle_layer1_pool_maximum",
+                   "decolle_layer1_error", "decolle_layer1_kernel_update", "decolle_layer3_kernel_update",
+                   "decolle_layer2_bias_gradient_summed_variable_b_pre"):
+        assert any(n.startswith(prefix) for n in names), (prefix, sorted(names))
