@@ -1,0 +1,413 @@
+"""DVS Gesture data for the DECOLLE study (paper Sec. 4.3), read through tonic.
+
+The real set (IBM DVS Gesture, 11 classes, 128x128 DVS) is large and cannot be
+fetched on machines without internet, so this module has two halves:
+
+* ``write_synthetic_gestures`` writes a clearly labelled *synthetic* stand-in in
+  tonic's exact on-disk layout, so the whole pipeline (tonic included) runs and
+  can be tested anywhere. It is not the real data; nothing here pretends it is.
+* ``GestureFrames`` loads either set the way decolle-public's torchneuromorphic
+  does: events pooled to 32x32 (x//4, y//4), binned into 1 ms frames with two
+  polarity channels, random 500 ms windows for training and the first 1800 ms of
+  each recording for testing.
+
+Event parsing, pooling and binning are tonic's (``DVSGesture``, ``Downsample``,
+``ToFrame``); binning a recording is slow in Python, so the frames of every
+full recording are cached on disk (sparse, one npz per split) and windows are
+cut from the cache. Tonic downloads whenever the data looks missing, so the
+layout is checked here first and only ``download=True`` lets tonic go online.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, _choice, _count, _positive
+
+N_CLASSES = 11
+SENSOR = (128, 128, 2)          # DVS128: width, height, polarities (tonic's sensor_size)
+FRAMES = ("counts", "binary")
+SPLITS = ("train", "test")
+MARKER = "SYNTHETIC.txt"
+_ARCHIVES = {"train": "ibmGestureTrain", "test": "ibmGestureTest"}  # + ".tar.gz" / folder
+_MIN_FILES = 100                # tonic's "already extracted" test: at least this many .npy per split
+_CACHE_VERSION = 1              # bump when the cache format or the binning changes
+
+
+def _layout(data_dir: Path) -> str:
+    return (f"{data_dir}/\n"
+            "  DVSGesture/\n"
+            "    ibmGestureTrain.tar.gz      (only its presence is checked)\n"
+            "    ibmGestureTrain/\n"
+            "      user01_fluorescent/0.npy ... 10.npy   (>= 100 .npy files in all;\n"
+            "      ...                                   float64 rows x, y, p, t[ms])\n"
+            "    ibmGestureTest.tar.gz\n"
+            "    ibmGestureTest/\n"
+            "      user24_fluorescent/0.npy ... 10.npy   (>= 100 .npy files)")
+
+
+def check_data_dir(data_dir: str | os.PathLike, split: str) -> None:
+    """Raise one ConfigError if tonic would find `split` missing (and so try to download it).
+
+    Mirrors tonic's own test: the archive file exists and the extracted folder
+    holds at least 100 .npy files.
+    """
+    _choice("split", split, SPLITS)
+    data_dir = Path(data_dir)
+    root = data_dir / "DVSGesture"
+    archive = root / f"{_ARCHIVES[split]}.tar.gz"
+    folder = root / _ARCHIVES[split]
+    if not data_dir.is_dir():
+        missing = "the folder does not exist"
+    elif not root.is_dir():
+        missing = f"it has no DVSGesture/ folder ({root})"
+    elif not archive.is_file():
+        missing = f"the file {archive} is missing"
+    else:
+        n = len(list(folder.glob("**/*.npy")))
+        if n >= _MIN_FILES:
+            return
+        missing = f"{folder} holds {n} .npy files; tonic needs at least {_MIN_FILES}"
+    raise ConfigError(
+        f"data_dir={str(data_dir)!r} has no DVS Gesture {split} split: {missing}. Expected layout:\n"
+        f"{_layout(data_dir)}\n"
+        "Pass --download to fetch the real set, or generate the synthetic stand-in with "
+        "`python -m brian_decolle.gestures synthetic_dvsgesture` (write_synthetic_gestures) "
+        "and pass that folder.")
+
+
+def is_synthetic(data_dir: str | os.PathLike) -> bool:
+    """True if `data_dir` holds the synthetic stand-in written by write_synthetic_gestures."""
+    return (Path(data_dir) / "DVSGesture" / MARKER).is_file()
+
+
+# --------------------------------------------------------------------------- loading
+
+@dataclass(frozen=True)
+class GesturePreprocessing:
+    """How recordings become frames; defaults follow decolle-public's DVS Gesture setup."""
+
+    frames: str = "counts"              # 'counts': events per pixel and frame; 'binary': clipped to 1
+    downsample: int = 4                 # 128x128 -> 32x32 by x//4, y//4
+    dt_ms: float = 1.0                  # frame length
+    train_window_ms: float = 500.0      # random window of each training recording
+    test_window_ms: float = 1800.0      # first part of each test recording
+
+    def __post_init__(self):
+        _choice("frames", self.frames, FRAMES)
+        _count("downsample", self.downsample)
+        if SENSOR[0] % self.downsample:
+            # powers of two only: tonic pools by multiplying with 1/downsample, exact only for those
+            raise ConfigError(f"downsample={self.downsample!r} must divide {SENSOR[0]} (1, 2, 4, 8, ...)")
+        _positive("dt_ms", self.dt_ms)
+        for name in ("train_window_ms", "test_window_ms"):
+            _positive(name, getattr(self, name))
+            if getattr(self, name) < self.dt_ms:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be at least dt_ms={self.dt_ms!r}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one frame."""
+        side = SENSOR[0] // self.downsample
+        return SENSOR[2], side, side
+
+    def n_steps(self, split: str) -> int:
+        _choice("split", split, SPLITS)
+        window = self.train_window_ms if split == "train" else self.test_window_ms
+        return int(round(window / self.dt_ms))
+
+
+class GestureFrames:
+    """One split of DVS Gesture (real or synthetic) as frames, (n_steps, 2, 32, 32) float32.
+
+    ``ds[i]`` is ``(frames, label)``: for 'train' a window starting at a random
+    frame drawn from this object's seeded generator (so the same seed gives the
+    same sequence of windows), for 'test' the window starting at the first event.
+    A window running past the end of a recording is zero-padded, as
+    torchneuromorphic does, so that every sample has exactly n_steps frames.
+    Samples are ordered by (user, lighting, label), not by tonic's os.walk order.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, split: str = "train",
+                 prep: GesturePreprocessing | None = None, *,
+                 cache_dir: str | os.PathLike | None = None, seed: int = 0, download: bool = False):
+        self.prep = prep if prep is not None else GesturePreprocessing()
+        self.split = split
+        self.data_dir = Path(data_dir)
+        self.n_steps = self.prep.n_steps(split)
+        if not download:  # tonic downloads by itself whenever a split looks missing
+            check_data_dir(self.data_dir, split)
+        dataset = _tonic_dataset(self.data_dir, split, self.prep)
+        # os.walk order depends on the file system; sort for repeatable sample indices
+        order = sorted(range(len(dataset.data)),
+                       key=lambda i: (dataset.users[i], dataset.lighting[i], dataset.targets[i]))
+        location = Path(dataset.location_on_system)
+        self.files = tuple(str(Path(dataset.data[i]).relative_to(location)) for i in order)
+        self.labels = np.array([dataset.targets[i] for i in order], dtype=np.int64)
+        self.users = np.array([dataset.users[i] for i in order], dtype=np.int64)
+        cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
+        self.cache_path = cache_dir / f"{split}_{_cache_key(location, self.files, self.prep)}.npz"
+        self.from_cache = self.cache_path.is_file()
+        if not self.from_cache:
+            _write_cache(self.cache_path, dataset, order, self.files, self.labels)
+        with np.load(self.cache_path) as cache:
+            if tuple(cache["files"]) != self.files or not np.array_equal(cache["labels"], self.labels):
+                raise ConfigError(f"cache {self.cache_path} does not match data_dir={str(self.data_dir)!r}; "
+                                  "delete it to rebuild")
+            self._frame, self._pixel, self._count = cache["frame"], cache["pixel"], cache["count"]
+            self._offsets, self.n_frames = cache["offsets"], cache["n_frames"]
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def window(self, i: int, start: int, n_steps: int | None = None) -> np.ndarray:
+        """Frames start .. start+n_steps of recording i, (n_steps, 2, H, W) float32, zero-padded."""
+        n = self.n_steps if n_steps is None else n_steps
+        out = np.zeros((n, *self.prep.shape), dtype=np.float32)
+        self._fill(out.reshape(n, -1), i, start)
+        return out
+
+    def _fill(self, out: np.ndarray, i: int, start: int) -> None:
+        """Write the window of recording i that starts at `start` into zeroed out (n_steps, pixels)."""
+        lo, hi = self._offsets[i], self._offsets[i + 1]
+        frame = self._frame[lo:hi]
+        a, b = np.searchsorted(frame, [start, start + len(out)])
+        values = self._count[lo + a:lo + b] if self.prep.frames == "counts" else 1.0
+        out[frame[a:b] - start, self._pixel[lo + a:lo + b]] = values
+
+    def recording(self, i: int) -> np.ndarray:
+        """All frames of recording i, (n_frames[i], 2, H, W) float32."""
+        return self.window(i, 0, int(self.n_frames[i]))
+
+    def window_start(self, i: int) -> int:
+        """First frame of the next window of recording i: random for 'train', 0 for 'test'."""
+        if self.split == "test":
+            return 0
+        return int(self.rng.integers(0, max(int(self.n_frames[i]) - self.n_steps, 0) + 1))
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.window(i, self.window_start(i)), int(self.labels[i])
+
+    def batch(self, indices: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Samples stacked: frames (batch, n_steps, 2, H, W) float32 and labels (batch,) int64."""
+        indices = [int(i) for i in indices]
+        frames = np.zeros((len(indices), self.n_steps, *self.prep.shape), dtype=np.float32)
+        for out, i in zip(frames.reshape(len(indices), self.n_steps, -1), indices):
+            self._fill(out, i, self.window_start(i))   # filled in place: a test batch is large
+        return frames, self.labels[indices]
+
+
+def _tonic_dataset(data_dir: Path, split: str, prep: GesturePreprocessing):
+    try:
+        import tonic
+    except ImportError as err:  # tonic is an extra of the gesture study, not of the package
+        raise ImportError("the DVS Gesture study needs tonic: pip install tonic==1.7.0") from err
+    _, height, width = prep.shape
+    # include_incomplete keeps a last, partial frame (dt_ms > 1). Windows are half-open and start at the
+    # first event, so with tonic's whole-ms stamps the events of the very last ms still fall out.
+    transform = tonic.transforms.Compose([
+        tonic.transforms.Downsample(spatial_factor=1 / prep.downsample),
+        tonic.transforms.ToFrame(sensor_size=(width, height, SENSOR[2]), time_window=prep.dt_ms * 1000,
+                                 include_incomplete=True),
+    ])
+    return tonic.datasets.DVSGesture(save_to=str(data_dir), train=split == "train", transform=transform)
+
+
+def _cache_key(location: Path, files: Sequence[str], prep: GesturePreprocessing) -> str:
+    # frames and window lengths are applied when cutting windows, so they share one cache
+    stats = [(f, (location / f).stat().st_size, (location / f).stat().st_mtime_ns) for f in files]
+    settings = {"version": _CACHE_VERSION, "downsample": prep.downsample, "dt_ms": prep.dt_ms, "files": stats}
+    digest = hashlib.sha1(json.dumps(settings).encode()).hexdigest()[:12]
+    return f"ds{prep.downsample}_dt{prep.dt_ms:g}ms_{digest}"
+
+
+def _write_cache(path: Path, dataset, order: Sequence[int], files: Sequence[str], labels: np.ndarray) -> None:
+    """Bin every recording once through tonic and store the non-zero frame entries."""
+    frame, pixel, count, n_frames = [], [], [], []
+    for i in order:
+        frames, _ = dataset[i]                        # (n_frames, 2, H, W) int16 event counts
+        flat = frames.reshape(len(frames), -1)
+        t, px = np.nonzero(flat)                      # C order: sorted by frame, as window() needs
+        frame.append(t.astype(np.int32))
+        pixel.append(px.astype(np.uint16))
+        count.append(flat[t, px].astype(np.uint16))
+        n_frames.append(len(frames))
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in frame])]).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")  # atomic: a killed run leaves no half cache
+    np.savez_compressed(tmp, frame=np.concatenate(frame), pixel=np.concatenate(pixel),
+                        count=np.concatenate(count), offsets=offsets,
+                        n_frames=np.array(n_frames, dtype=np.int64), labels=labels, files=np.array(files))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- synthetic stand-in
+
+_SYNTHETIC_CLASSES = (
+    "two blobs meeting and parting (clap)",
+    "blob waving left-right, upper right (right hand wave)",
+    "blob waving left-right, upper left (left hand wave)",
+    "clockwise circle, right half (right arm cw)",
+    "counter-clockwise circle, right half (right arm ccw)",
+    "clockwise circle, left half (left arm cw)",
+    "counter-clockwise circle, left half (left arm ccw)",
+    "two blobs rolling around each other, centre (arm roll)",
+    "two blobs beating up-down in antiphase, low (air drums)",
+    "fast vertical strum right plus slow blob left (air guitar)",
+    "smooth random trajectory (other gestures)",
+)
+
+
+def _gesture_path(label: int, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """Blob centres (n_blobs, len(t), 2) in pixels at times t (s), for one jittered sample of `label`.
+
+    Classes differ in where (left/right/centre), how (circle, sweep, pair) and in
+    which sense they move; speed, phase, size and position are jittered per sample
+    so that no single frame gives the class away.
+    """
+    omega = 2 * np.pi * rng.uniform(0.8, 1.25)       # about one cycle per second
+    phase = rng.uniform(0, 2 * np.pi)
+    size = rng.uniform(0.85, 1.15)
+    shift = rng.uniform(-8, 8, size=2)
+    wander = (rng.uniform(0.3, 1.5, (2, 3)), rng.uniform(4, 12, (2, 3)), rng.uniform(0, 2 * np.pi, (2, 3)))
+
+    def blob(cx, cy, dx, dy) -> np.ndarray:
+        return np.stack(np.broadcast_arrays(cx + shift[0] + size * dx, cy + shift[1] + size * dy), axis=-1)
+
+    def path(t: np.ndarray) -> np.ndarray:
+        s = omega * t + phase
+        if label == 0:
+            gap = 6 + 8 * (1 + np.cos(2 * s))
+            return np.stack([blob(64, 64, -gap, 0), blob(64, 64, gap, 0)])
+        if label in (1, 2):
+            return blob(88 if label == 1 else 40, 36, 14 * np.sin(2 * s), 0)[None]
+        if label in (3, 4, 5, 6):
+            sense = 1 if label in (3, 5) else -1      # y grows downwards: +angle is clockwise on screen
+            cx = 88 if label in (3, 4) else 40
+            return blob(cx, 64, 18 * np.cos(sense * s), 18 * np.sin(sense * s))[None]
+        if label == 7:
+            return np.stack([blob(64, 72, 10 * np.cos(2 * s + k), 10 * np.sin(2 * s + k)) for k in (0, np.pi)])
+        if label == 8:
+            return np.stack([blob(48, 84, 0, 10 * np.sin(2 * s)), blob(80, 84, 0, -10 * np.sin(2 * s))])
+        if label == 9:
+            return np.stack([blob(76, 76, 0, 12 * np.sin(2.5 * s)), blob(36, 56, 4 * np.sin(0.5 * s), 0)])
+        freq, amp, ph = wander
+        dx, dy = ((amp[k, :, None] * np.sin(2 * np.pi * freq[k, :, None] * t + ph[k, :, None])).sum(0)
+                  for k in (0, 1))
+        return blob(64, 64, dx, dy)[None]
+
+    return path
+
+
+def _synthetic_recording(label: int, duration_ms: float, rate: float, noise_fraction: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """One recording as tonic stores it: float64 rows (x, y, p, t[ms]), sorted by t."""
+    path = _gesture_path(label, rng)
+    sigma = rng.uniform(2.5, 4.0)
+    n = rng.poisson(rate * duration_ms / 1000)
+    n_noise = rng.binomial(n, noise_fraction)
+    t = rng.uniform(0, duration_ms, n - n_noise)
+    centres = path(t / 1000)
+    velocity = path(t / 1000 + 1e-3) - centres
+    which = rng.integers(0, len(centres), len(t))
+    offset = rng.normal(0, sigma, (len(t), 2))
+    xy = centres[which, np.arange(len(t))] + offset
+    # a moving edge: ON events ahead of the blob, OFF events behind it, as a DVS sees a bright hand
+    p = (offset * velocity[which, np.arange(len(t))]).sum(1) > 0
+    xy = np.concatenate([xy, rng.uniform(0, SENSOR[0], (n_noise, 2))])
+    p = np.concatenate([p, rng.random(n_noise) < 0.5])
+    # real recordings are cut out of longer ones, so they do not start at t = 0; ms precision like tonic's copy
+    t = np.floor(np.concatenate([t, rng.uniform(0, duration_ms, n_noise)]) + rng.integers(0, 5000))
+    xy = np.floor(xy)
+    keep = ((xy >= 0) & (xy < SENSOR[0])).all(1)
+    events = np.column_stack([xy[keep], p[keep], t[keep]]).astype(np.float64)
+    return events[np.argsort(events[:, 3], kind="stable")]
+
+
+def _readme_archive(path: Path, text: str) -> None:
+    """A real tar.gz holding only a README, so that tonic's presence check passes honestly."""
+    data = text.encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("README_SYNTHETIC.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def write_synthetic_gestures(root: str | os.PathLike, *, seed: int = 0,
+                             duration_ms: tuple[float, float] = (2000.0, 2500.0),
+                             events_per_second: float = 2000.0, noise_fraction: float = 0.1,
+                             lightings: int = 2, train_users: Sequence[int] = range(1, 24),
+                             test_users: Sequence[int] = range(24, 30)) -> Path:
+    """Write a synthetic DVS Gesture stand-in under root/DVSGesture/ in tonic's layout; return root.
+
+    11 classes of moving event blobs (see SYNTHETIC.txt), one file per class in
+    each root/DVSGesture/ibmGesture{Train,Test}/userNN_synthetic<k>/ folder, users
+    1-23 train and 24-29 test as in the real set. Each file depends only on
+    (seed, user, k, label). Durations are drawn uniformly from duration_ms.
+    Refuses to write into a DVSGesture/ folder that is not synthetic.
+    """
+    _count("lightings", lightings)
+    _positive("events_per_second", events_per_second)
+    lo, hi = duration_ms
+    _positive("duration_ms[0]", lo)
+    if not hi >= lo:
+        raise ConfigError(f"duration_ms={duration_ms!r} must be (shortest, longest)")
+    if not 0 <= noise_fraction < 1:
+        raise ConfigError(f"noise_fraction={noise_fraction!r} must lie in [0, 1)")
+    for name, users in (("train_users", train_users), ("test_users", test_users)):
+        if len(users) * lightings * N_CLASSES < _MIN_FILES:
+            raise ConfigError(f"{name}={list(users)!r} x lightings={lightings} x {N_CLASSES} classes gives fewer "
+                              f"than the {_MIN_FILES} files tonic needs to accept a split")
+    base = Path(root) / "DVSGesture"
+    if base.exists() and any(base.iterdir()) and not is_synthetic(root):
+        raise ConfigError(f"root={str(root)!r} already holds a DVSGesture/ folder that is not synthetic; "
+                          "refusing to write synthetic data into it")
+    base.mkdir(parents=True, exist_ok=True)
+    settings = dict(seed=seed, duration_ms=list(duration_ms), events_per_second=events_per_second,
+                    noise_fraction=noise_fraction, lightings=lightings,
+                    train_users=list(train_users), test_users=list(test_users))
+    note = ("SYNTHETIC DATA - NOT the IBM DVS Gesture recordings.\n"
+            "Written by brian_decolle.gestures.write_synthetic_gestures in tonic's DVSGesture layout so the\n"
+            "gesture study runs without the real set. Moving Gaussian blobs of events on a 128x128 sensor;\n"
+            "ON events lead, OFF events trail the motion; uniform noise events; per-sample jitter of speed,\n"
+            "phase, size and position. Results on it say nothing about the real benchmark.\n\n"
+            "Classes:\n" + "".join(f"  {k:2d}: {c}\n" for k, c in enumerate(_SYNTHETIC_CLASSES))
+            + "\nSettings: " + json.dumps(settings) + "\n")
+    (base / MARKER).write_text(note)
+    for split, users in (("train", train_users), ("test", test_users)):
+        folder = base / _ARCHIVES[split]
+        shutil.rmtree(folder, ignore_errors=True)     # only ever a synthetic folder (checked above)
+        _readme_archive(base / f"{_ARCHIVES[split]}.tar.gz", note)
+        for user in users:
+            for k in range(1, lightings + 1):
+                sample_dir = folder / f"user{user:02d}_synthetic{k}"
+                sample_dir.mkdir(parents=True)
+                for label in range(N_CLASSES):
+                    rng = np.random.default_rng([seed, user, k, label])
+                    duration = rng.uniform(lo, hi)
+                    events = _synthetic_recording(label, duration, events_per_second, noise_fraction, rng)
+                    np.save(sample_dir / f"{label}.npy", events)
+    return Path(root)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write the synthetic DVS Gesture stand-in (not real data).")
+    parser.add_argument("root", nargs="?", default="synthetic_dvsgesture")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(write_synthetic_gestures(args.root, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""DVS Gesture data through tonic, on the synthetic stand-in (the real set is not on these machines)."""
+import shutil
+import socket
+import tarfile
+import urllib.request
+
+import numpy as np
+import pytest
+
+tonic = pytest.importorskip("tonic", reason="the gesture data needs tonic (pip install tonic==1.7.0)")
+
+from brian_decolle.config import ConfigError  # noqa: E402
+from brian_decolle.gestures import (  # noqa: E402
+    GestureFrames, GesturePreprocessing, check_data_dir, is_synthetic, write_synthetic_gestures)
+
+# The smallest set tonic accepts: 5 users x 2 lightings x 11 classes = 110 >= 100 files per split,
+# recordings just longer than the 1800 ms test window.
+SMALL = dict(duration_ms=(1850.0, 1950.0), events_per_second=1000.0, lightings=2,
+             train_users=range(1, 6), test_users=range(24, 29))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_synthetic_gestures(tmp_path_factory.mktemp("gestures") / "synthetic_dvsgesture", seed=0, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def train(data_dir):
+    return GestureFrames(data_dir, "train", seed=3)
+
+
+@pytest.fixture(scope="module")
+def test_set(data_dir):
+    return GestureFrames(data_dir, "test")
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to reach the internet, or tonic's download, fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(tonic.datasets.DVSGesture, "download", refuse)
+
+
+def test_synthetic_set_has_tonics_layout_and_says_synthetic(data_dir, tmp_path, no_network):
+    base = data_dir / "DVSGesture"
+    assert is_synthetic(data_dir) and not is_synthetic(tmp_path)
+    assert "NOT the IBM DVS Gesture" in (base / "SYNTHETIC.txt").read_text()
+    for name, users in (("ibmGestureTrain", range(1, 6)), ("ibmGestureTest", range(24, 29))):
+        with tarfile.open(base / f"{name}.tar.gz") as tar:   # a valid archive holding only a README
+            (member,) = tar.getmembers()
+            assert "SYNTHETIC" in tar.extractfile(member).read().decode()
+        folders = sorted(p.name for p in (base / name).iterdir())
+        assert folders == [f"user{u:02d}_synthetic{k}" for u in users for k in (1, 2)]
+        assert sorted(p.name for p in (base / name / folders[0]).iterdir()) == sorted(f"{c}.npy" for c in range(11))
+    events = np.load(base / "ibmGestureTrain" / "user01_synthetic1" / "3.npy")
+    assert events.dtype == np.float64 and events.shape[1] == 4
+    assert events[:, :2].min() >= 0 and events[:, :2].max() <= 127 and set(np.unique(events[:, 2])) == {0.0, 1.0}
+    assert np.all(np.diff(events[:, 3]) >= 0) and 1849 <= events[-1, 3] - events[0, 3] <= 1950
+    raw = tonic.datasets.DVSGesture(save_to=str(data_dir), train=False)   # tonic itself accepts it offline
+    assert len(raw) == 110 and sorted(set(raw.users)) == list(range(24, 29))
+
+
+def test_synthetic_writer_refuses_real_data_and_too_small_sets(tmp_path):
+    (tmp_path / "DVSGesture").mkdir()
+    (tmp_path / "DVSGesture" / "ibmGestureTrain.tar.gz").write_bytes(b"real")
+    with pytest.raises(ConfigError, match="not synthetic"):
+        write_synthetic_gestures(tmp_path)
+    with pytest.raises(ConfigError, match="100 files"):
+        write_synthetic_gestures(tmp_path / "new", lightings=1)   # 6 test users x 11 = 66 files
+
+
+def test_samples_have_the_paper_shapes_and_every_class(train, test_set):
+    assert len(train) == len(test_set) == 110
+    frames, label = train[0]
+    assert frames.shape == (500, 2, 32, 32) and frames.dtype == np.float32
+    assert test_set[0][0].shape == (1800, 2, 32, 32)
+    for data, users in ((train, range(1, 6)), (test_set, range(24, 29))):
+        assert np.array_equal(np.bincount(data.labels), np.full(11, 10))
+        assert sorted(set(data.users.tolist())) == list(users)
+    x, y = test_set.batch([0, 5, 17])
+    assert x.shape == (3, 1800, 2, 32, 32) and y.tolist() == test_set.labels[[0, 5, 17]].tolist()
+    assert (x.sum(axis=(1, 2, 3, 4)) > 500).all()              # ~1000 events/s reach the window
+
+
+def test_frames_are_tonics_events_pooled_to_32x32_in_1ms_bins(data_dir, test_set):
+    for i in (0, 57):
+        events = np.load(data_dir / "DVSGesture" / test_set.files[i])
+        t = (events[:, 3] - events[0, 3]).astype(int)
+        # tonic's time windows are half-open, so with ms timestamps the events of the last ms fall out
+        keep = t < t[-1]
+        expected = np.zeros((t[-1], 2, 32, 32))
+        x, y, p = (events[keep, :3].astype(int).T)
+        np.add.at(expected, (t[keep], p, y // 4, x // 4), 1)
+        assert np.array_equal(test_set.recording(i), expected)
+        assert test_set.labels[i] == int(test_set.files[i].split("/")[-1][:-4])
+
+
+def test_test_window_is_the_start_of_the_recording_zero_padded(data_dir, test_set):
+    for i in range(0, 110, 10):
+        assert test_set.n_frames[i] >= 1800
+        assert np.array_equal(test_set[i][0], test_set.recording(i)[:1800])
+    longer = GestureFrames(data_dir, "test", GesturePreprocessing(test_window_ms=2500.0))
+    assert longer.from_cache                              # window lengths do not change the cache
+    frames, n = longer[3][0], longer.n_frames[3]
+    assert frames.shape == (2500, 2, 32, 32) and n < 2500
+    assert np.array_equal(frames[:n], test_set.recording(3)) and not frames[n:].any()
+
+
+def test_train_windows_are_random_and_repeat_with_the_seed(data_dir, train):
+    a, b, c = (GestureFrames(data_dir, "train", seed=s) for s in (7, 7, 8))
+    starts = [a.window_start(i) for i in range(len(a))]
+    assert all(0 <= s <= n - 500 for s, n in zip(starts, a.n_frames)) and len(set(starts)) > 50
+    for i in range(len(b) - 2):                            # b draws the same starts, in the same order
+        frames, label = b[i]
+        if i in (0, 1, 42, 107):
+            assert label == a.labels[i]
+            assert np.array_equal(frames, a.recording(i)[starts[i]:starts[i] + 500])
+    x, _ = b.batch([108, 109])                             # batches draw from the same sequence
+    assert np.array_equal(x[1], a.window(109, starts[109]))
+    assert [c.window_start(i) for i in range(len(c))] != starts
+
+
+def test_binary_frames_clip_the_counts(data_dir, test_set):
+    binary = GestureFrames(data_dir, "test", GesturePreprocessing(frames="binary"))
+    counts, clipped = test_set[8][0], binary[8][0]
+    assert counts.max() > 1                                # so the two options really differ
+    assert np.array_equal(clipped, (counts > 0).astype(np.float32))
+
+
+@pytest.mark.parametrize("options, names", [
+    (dict(frames="spikes"), ["frames", "'counts'", "'binary'"]),
+    (dict(downsample=3), ["downsample", "128"]),
+    (dict(train_window_ms=0), ["train_window_ms"]),
+    (dict(dt_ms=-1.0), ["dt_ms"]),
+])
+def test_bad_preprocessing_is_a_config_error(options, names):
+    with pytest.raises(ConfigError) as err:
+        GesturePreprocessing(**options)
+    assert all(name in str(err.value) for name in names)
+
+
+def test_cache_is_written_then_read_without_rebinning(data_dir, test_set, monkeypatch):
+    assert test_set.cache_path.is_file() and test_set.cache_path.parent == data_dir / "frames_cache"
+    monkeypatch.setattr(tonic.transforms.ToFrame, "__call__", lambda *a: pytest.fail("binned again"))
+    again = GestureFrames(data_dir, "test")
+    assert again.from_cache and again.cache_path == test_set.cache_path
+    assert all(np.array_equal(again.recording(i), test_set.recording(i)) for i in range(0, 110, 7))
+
+
+def test_first_load_works_offline_into_a_given_cache_dir(data_dir, test_set, tmp_path, no_network):
+    fresh = GestureFrames(data_dir, "test", cache_dir=tmp_path / "cache")
+    assert not fresh.from_cache and fresh.cache_path.parent == tmp_path / "cache" and fresh.cache_path.is_file()
+    assert fresh.files == test_set.files
+    assert all(np.array_equal(fresh.recording(i), test_set.recording(i)) for i in range(0, 110, 9))
+
+
+def _too_few_files(path, source):
+    (path / "DVSGesture" / "ibmGestureTrain").mkdir(parents=True)
+    (path / "DVSGesture" / "ibmGestureTrain.tar.gz").touch()
+    shutil.copytree(source / "DVSGesture" / "ibmGestureTrain" / "user01_synthetic1",
+                    path / "DVSGesture" / "ibmGestureTrain" / "user01_synthetic1")
+
+
+@pytest.mark.parametrize("case, missing", [
+    ("nonexistent", "does not exist"),
+    ("empty", "no DVSGesture/ folder"),
+    ("no archive", "ibmGestureTrain.tar.gz is missing"),
+    ("too few files", "holds 11 .npy files; tonic needs at least 100"),
+])
+def test_missing_data_is_one_config_error_with_the_layout(case, missing, data_dir, tmp_path, no_network):
+    path = tmp_path / "data"
+    if case == "empty":
+        path.mkdir()
+    elif case == "no archive":
+        (path / "DVSGesture" / "ibmGestureTrain").mkdir(parents=True)
+    elif case == "too few files":
+        _too_few_files(path, data_dir)
+    with pytest.raises(ConfigError) as err:
+        GestureFrames(path, "train")
+    message = str(err.value)
+    for part in (f"data_dir={str(path)!r}", missing, "DVSGesture/", "ibmGestureTrain.tar.gz",
+                 "user01_fluorescent/0.npy", "--download", "synthetic"):
+        assert part in message, part
+
+
+def test_each_split_is_checked_on_its_own(data_dir, tmp_path):
+    only_test = tmp_path / "only_test"
+    shutil.copytree(data_dir / "DVSGesture", only_test / "DVSGesture",
+                    ignore=shutil.ignore_patterns("ibmGestureTrain*", "frames_cache"))
+    check_data_dir(only_test, "test")
+    with pytest.raises(ConfigError, match="ibmGestureTrain.tar.gz is missing"):
+        check_data_dir(only_test, "train")
