@@ -5,6 +5,7 @@ place that sets them, so the model code stays the same on every target.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -85,6 +86,37 @@ def _curand_wheel() -> Path | None:
         return None
     found = sorted(h.parent.parent for root in nvidia.__path__ for h in Path(root).glob("*/include/curand.h"))
     return found[0] if found else None
+
+
+#: environment variable through which a compiled C++ project takes a new seed for each run
+SEED_VARIABLE = "BRIAN_DECOLLE_SEED"
+
+
+def seed(value: int) -> None:
+    """Seed Brian2's random numbers (dropout masks). On cpp_standalone the compiled
+    program also reads SEED_VARIABLE, so that ``run_again`` can give every run of one
+    build its own repeatable seed."""
+    b2.seed(value)
+    if b2.get_device().__class__.__name__ == "CPPStandaloneDevice":
+        threads = max(1, b2.prefs.devices.cpp_standalone.openmp_threads)
+        b2.device.insert_code("main", (
+            f'if (const char* _seed = getenv("{SEED_VARIABLE}")) '
+            f"for (int _i = 0; _i < {threads}; _i++) brian::_random_generators[_i].seed(atol(_seed) + _i);"))
+
+
+def run_again(run_args: dict, seed: int | None = None) -> None:
+    """Run a compiled standalone project once more with new values (inputs, weights,
+    parameters) and, on cpp_standalone, a new seed; no recompilation."""
+    previous = os.environ.get(SEED_VARIABLE)
+    if seed is not None:
+        os.environ[SEED_VARIABLE] = str(int(seed))
+    try:
+        b2.device.run(run_args=run_args)
+    finally:
+        if previous is None:
+            os.environ.pop(SEED_VARIABLE, None)
+        else:
+            os.environ[SEED_VARIABLE] = previous
 
 
 def is_standalone() -> bool:

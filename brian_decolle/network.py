@@ -7,7 +7,7 @@ it reproduces decolle-public's LIFLayer step for step:
 ====================  ===========  ==================================================
 operation             slot, order  what
 ====================  ===========  ==================================================
-sample start          start, -1    every sample_steps: traces and refractory state to 0
+sample start          start, -1    first step of a sample: traces and refractory state to 0
 decay                 start, 0     p <- alpha p + (1-alpha) q;  q <- alpha_s q;  r decays
                                    and takes the previous step's spike (discrete only;
                                    continuous dynamics integrate their ODEs in 'groups')
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
+from . import devices
 from . import equations as eq
 from .config import ConfigError, ConvLayer, NetworkConfig
 
@@ -79,6 +80,7 @@ class DecolleNetwork:
     readouts: list = field(default_factory=list)
     readout_synapses: list = field(default_factory=list)
     layer_parts: list = field(default_factory=list)   # per layer: every object (a Layer)
+    initial_values: dict = field(default_factory=dict)  # (owner name, variable) -> learned values at build
     monitors: dict = field(default_factory=dict)
     steps_done: int = 0
 
@@ -152,6 +154,34 @@ class DecolleNetwork:
         part = self.layer_parts[layer - 1]
         return np.array((part.neurons if part.bias is None else part.bias).b[:])
 
+    def learned_variables(self) -> dict:
+        """Everything learning changes (weights, biases, Adamax norms), by name: (owner, variable)."""
+        out = {}
+        for k, part in enumerate(self.layer_parts, start=1):
+            if part.kernel is None:
+                pairs = [("w", part.synapses, "w"), ("b", part.neurons, "b")]
+                if self.cfg.optimiser == "adamax":
+                    pairs += [("w_norm", part.synapses, "norm"), ("b_norm", part.neurons, "norm_b")]
+            else:
+                pairs = [("w", part.kernel, "w"), ("b", part.bias, "b")]
+                if self.cfg.optimiser == "adamax":
+                    pairs += [("w_norm", part.kernel, "norm"), ("b_norm", part.bias, "norm")]
+            for role, owner, var in pairs:
+                out[f"layer{k}_{role}"] = (owner, var)
+        return out
+
+    def learned_state(self, initial: bool = False) -> dict[str, np.ndarray]:
+        """A copy of every learned value, e.g. for a checkpoint; initial=True: as built."""
+        if initial:
+            return {name: self.initial_values[(owner.name, var)].copy()
+                    for name, (owner, var) in self.learned_variables().items()}
+        return {name: np.array(getattr(owner, var)[:]) for name, (owner, var) in self.learned_variables().items()}
+
+    def set_learned_state(self, state: dict) -> None:
+        """Put back values from ``learned_state`` (before a run; on standalone use run_args)."""
+        for name, (owner, var) in self.learned_variables().items():
+            setattr(owner, var, state[name])
+
     @property
     def synapses(self) -> list:
         return [part.synapses for part in self.layer_parts]
@@ -194,17 +224,19 @@ def _neuron_parameters(cfg: NetworkConfig, rng, n: int) -> dict:
     return {"tau_mem": tau_mem * b2.ms, "tau_syn": tau_syn * b2.ms}
 
 
-def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, record_state=(),
+def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sample_starts=None, record_state=(),
                   record_readout=("y", "yhat", "loss"), record_synapses=(), record_spikes=False,
                   record_neurons=True, name="decolle") -> DecolleNetwork:
     """Build the network for one input sequence (one sample, or many samples back to back).
 
-    spikes:  (n_steps, batch * n_inputs) array of 0/1, the input spike trains;
+    spikes:  (n_steps, batch * n_inputs) array of event counts (usually 0/1), the input spike trains;
              replica b owns columns b*n_inputs .. (b+1)*n_inputs - 1, and an
              image input is flattened as (channel, row, column).
     targets: one (n_steps, batch * readout_sizes[l]) array per layer, the pseudo-targets.
     sample_steps: if given, the sequence is a concatenation of samples of this
         many steps; every sample starts from rest and has its own burn-in.
+    sample_starts: instead of sample_steps, samples of any lengths: (n_steps,)
+        0/1, 1 on the first step of every sample.
     record_*: variables to monitor (every step, at the 'monitors' slot);
     record_neurons: which neurons' states to record (True = all, or indices).
     """
@@ -218,8 +250,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
     if n_steps < 1:
         raise ConfigError("spikes must hold at least one step")
     spikes = _check_array("spikes", spikes, (n_steps, n_in))
-    if np.any((spikes != 0) & (spikes != 1)):
-        raise ConfigError("spikes must hold only 0 and 1 (one spike at most per input and step)")
+    if np.any((spikes < 0) | (spikes != np.round(spikes))):
+        raise ConfigError("spikes must hold counts of events per input and step: integers >= 0")
     if len(targets) != cfg.n_layers:
         raise ConfigError(f"targets holds {len(targets)} arrays; expected one per layer ({cfg.n_layers})")
     targets = [_check_array(f"targets[{k}]", t, (n_steps, cfg.batch * cfg.readout_sizes[k]))
@@ -233,13 +265,22 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
     if sample_steps is not None and (not isinstance(sample_steps, int) or sample_steps < 1
                                      or n_steps % sample_steps):
         raise ConfigError(f"sample_steps={sample_steps!r} must be a positive integer dividing n_steps={n_steps}")
+    if sample_steps is not None and sample_starts is not None:
+        raise ConfigError("give sample_steps or sample_starts, not both")
+    if sample_steps is not None:
+        sample_starts = (np.arange(n_steps) % sample_steps == 0).astype(float)
+    if sample_starts is not None:
+        sample_starts = _check_array("sample_starts", np.asarray(sample_starts, dtype=float)[:, None], (n_steps, 1))
+        if np.any((sample_starts != 0) & (sample_starts != 1)):
+            raise ConfigError("sample_starts must hold only 0 and 1")
     if "norm" in record_synapses and cfg.optimiser != "adamax":
         raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
     if record_synapses and any(cfg.is_shared(k + 1) for k in range(cfg.n_layers)):
         raise ConfigError("record_synapses needs dense layers and batch=1; shared kernels are read with weights()")
 
-    builder = _Builder(cfg, name, sample_steps)
-    dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.input_group(spikes))
+    builder = _Builder(cfg, name, sample_starts)
+    dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.input_group(spikes),
+                        initial_values=builder.initial_values)
     pre = dn.inputs
     for k in range(cfg.n_layers):
         if cfg.is_shared(k + 1):
@@ -277,7 +318,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, rec
         for k, group in enumerate([dn.inputs] + dn.layers):
             dn.monitors[("spikes", k)] = b2.SpikeMonitor(group, name=f"{group.name}_spikes")
     dn.network = b2.Network(builder.objects + list(dn.monitors.values()), name=f"{name}_network")
-    b2.seed(cfg.seed)  # dropout masks are drawn by Brian2's own generator
+    devices.seed(cfg.seed)  # dropout masks are drawn by Brian2's own generator
     return dn
 
 
@@ -305,29 +346,37 @@ class Layer:
 class _Builder:
     """Creates the Brian2 objects of one network, drawing all initial values from one seeded generator."""
 
-    def __init__(self, cfg: NetworkConfig, name: str, sample_steps):
+    def __init__(self, cfg: NetworkConfig, name: str, sample_starts):
         self.cfg, self.name = cfg, name
         self.rng = np.random.default_rng(cfg.seed)
         self.dt = cfg.dt_ms * b2.ms
         self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
         self.objects = []
+        self.initial_values = {}
         self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
         self.method = "exact" if cfg.dynamics == "continuous" else None
         self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
                            else ACTIVATIONS[cfg.readout_input])
         self.adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
-        self.sample_dt = None if sample_steps is None else sample_steps * self.dt
+        self.sample_begins = (None if sample_starts is None
+                              else b2.TimedArray(sample_starts[:, 0], dt=self.dt, name=f"{name}_sample_begins"))
 
     # ---- helpers ----------------------------------------------------------------------
-    def scheduled(self, code, group, key, label, every=None):
+    def initial(self, owner, var, values):
+        """Set a learned variable's initial value and keep a copy (standalone cannot read it before a run)."""
+        setattr(owner, var, values)
+        self.initial_values[(owner.name, var)] = np.array(values, dtype=float)
+
+    def scheduled(self, code, group, key, label):
         # the runner becomes one of the group's contained objects and runs with it
         when, order = SCHEDULE[key]
-        group.run_regularly(code, when=when, order=order, dt=every, name=f"{group.name}_{label}")
+        group.run_regularly(code, when=when, order=order, name=f"{group.name}_{label}")
 
     def at_sample_start(self, code, group):
-        if self.sample_dt is not None:
-            self.scheduled(code, group, "sample_start", "sample_start", self.sample_dt)
+        if self.sample_begins is not None:
+            group.namespace["sample_begins"] = self.sample_begins
+            self.scheduled(code, group, "sample_start", "sample_start")
 
     def optimiser_code(self, param, grad, lr, gate, norm):
         section = "adamax" if self.cfg.optimiser == "adamax" else "sgd"
@@ -401,9 +450,9 @@ class _Builder:
         group = self.neuron_group(n, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
                                                        self.plasticity_model(), self.norm_state("norm_b")),
                                   n, label)
-        group.b = _uniform(self.rng, 1 / np.sqrt(fan_in), n)  # torch's default, whatever the weight scale
+        self.initial(group, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n))  # torch's default, whatever the scale
         if cfg.optimiser == "adamax":
-            group.norm_b = cfg.adamax_eps  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
+            self.initial(group, "norm_b", np.full(n, cfg.adamax_eps))  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
         self.learns(group)
         self.plastic_output(group)
         self.scheduled(self.optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
@@ -413,9 +462,9 @@ class _Builder:
         syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
                           clock=self.clock, name=f"{label}_synapses", namespace=dict(self.adamax))
         syn.connect(i=np.repeat(np.arange(fan_in), n), j=np.tile(np.arange(n), fan_in))
-        syn.w = _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n)
+        self.initial(syn, "w", _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n))
         if cfg.optimiser == "adamax":
-            syn.norm = cfg.adamax_eps
+            self.initial(syn, "norm", np.full(fan_in * n, cfg.adamax_eps))
         self.objects.append(syn)
         self.scheduled(self.optimiser_code("w", "err_post*p_pre", "lr_post", "learning_post", "norm"),
                        syn, "update", "update")
@@ -465,11 +514,11 @@ class _Builder:
                                 + eq.sections("plasticity.eqs")["schedule"], clock=self.clock,
                                 name=f"{label}_bias", namespace=dict(self.adamax))
         # drawn in the dense layers' order (time constants, biases, weights): batch 1 and B agree
-        biases.b = _uniform(self.rng, 1 / np.sqrt(fan_in), n_biases)
-        kernel.w = _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), len(kernel))
+        self.initial(biases, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n_biases))
+        self.initial(kernel, "w", _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), len(kernel)))
         for group in (kernel, biases):
             if cfg.optimiser == "adamax":
-                group.norm = cfg.adamax_eps
+                self.initial(group, "norm", np.full(len(group), cfg.adamax_eps))
             self.learns(group)
             self.at_sample_start(eq.code("plasticity.eqs", "schedule_start"), group)
             self.scheduled(self.optimiser_code(_PARAM[group is kernel], "grad", "lr", "learning", "norm"),
@@ -507,7 +556,7 @@ class _Builder:
                  + "".join(eq.code("sharing.eqs", "pool_member", n=n) for n in range(pool * pool))
                  + eq.sections(nf)["input_model"] + self.plasticity_model())
         group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
-                               reset=eq.code(nf, "input_reset"), clock=self.clock, name=f"{label}_pool",
+                               reset=eq.code("sharing.eqs", "pool_reset"), clock=self.clock, name=f"{label}_pool",
                                namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
         offsets = np.repeat(np.arange(B) * math.prod(unit_shape), n_pool)
         for n in range(pool * pool):

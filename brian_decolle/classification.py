@@ -1,0 +1,308 @@
+"""Online classification with DECOLLE: labelled spike trains in, accuracy per layer out.
+
+Shared by the Poisson-MNIST and DVS Gesture studies. Every layer's local
+readout learns the one-hot class label as its pseudo-target at every step after
+the burn-in; a sample's class, per layer, is the majority vote of the per-step
+argmax of the readout after the burn-in (decolle-public's test).
+
+One network is built for ``run_steps`` steps and B replicas (a minibatch
+sharing every weight). On standalone devices it is compiled ONCE and then run
+again and again with new inputs, targets, sample boundaries and weights
+(``run_args``): a training run packs several training windows back to back per
+replica (each starting from rest, with its own burn-in), a test run presents
+one test sequence per replica with learning and dropout off. run_steps is the
+test presentation's length, so a training run holds ceil(run_steps /
+train_steps) windows, the last one cut short when they do not divide.
+
+Everything that defines a run -- the order of training samples, their random
+windows or Poisson draws, the dropout seed of every run -- follows from the
+seed and the sample's position, so a resumed run continues exactly where the
+checkpoint was written.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import brian2 as b2
+import numpy as np
+
+from . import devices
+from .config import ConfigError, NetworkConfig, _count
+from .network import build_network
+
+CHECKPOINT = "checkpoint.npz"
+
+
+class SampleSource(Protocol):
+    """Labelled spike trains: (n_steps, n_inputs) event counts and a class."""
+
+    n_classes: int
+    n_train: int
+    n_test: int
+
+    def train_sample(self, index: int, n_steps: int, seed: int) -> tuple[np.ndarray, int]: ...
+
+    def test_sample(self, index: int, n_steps: int) -> tuple[np.ndarray, int]: ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long a training run lasts and when it is tested and saved (counted in training samples)."""
+
+    train_steps: int            # steps of one training sample
+    test_steps: int             # steps of one test presentation (the build's run length)
+    burnin_steps: int           # no learning and no vote during a sample's first steps
+    train_samples: int          # training sample iterations in all
+    eval_every: int             # test after this many training samples ...
+    eval_samples: int           # ... on this many test samples (the final test uses them all)
+    checkpoint_every: int       # save the learned state after this many training samples
+    n_raster: int = 32          # layer-1 units whose spikes the recorded test sample keeps
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("train_steps", "test_steps", "train_samples", "eval_every", "eval_samples",
+                     "checkpoint_every", "n_raster"):
+            _count(name, getattr(self, name))
+        if not isinstance(self.burnin_steps, int) or not 0 <= self.burnin_steps < self.train_steps:
+            raise ConfigError(f"burnin_steps={self.burnin_steps!r} must be an integer in [0, train_steps="
+                              f"{self.train_steps})")
+        if self.test_steps <= self.burnin_steps:
+            raise ConfigError(f"test_steps={self.test_steps} must exceed burnin_steps={self.burnin_steps}")
+
+    def windows(self) -> list[tuple[int, int]]:
+        """(start, length) of the training windows packed into one run of test_steps steps."""
+        out, start = [], 0
+        while start < self.test_steps:
+            length = min(self.train_steps, self.test_steps - start)
+            if length > self.burnin_steps:  # a cut-off window too short to learn from stays silent
+                out.append((start, length))
+            start += length
+        return out
+
+
+def votes(y: np.ndarray, burnin: int) -> np.ndarray:
+    """Class per sample: majority over the steps after burn-in of the readout's argmax.
+    y: (steps, samples, classes) -> (samples,)."""
+    winners = np.argmax(y[burnin:], axis=-1)
+    n_classes = y.shape[-1]
+    counts = np.stack([(winners == c).sum(axis=0) for c in range(n_classes)], axis=-1)
+    return np.argmax(counts, axis=-1)
+
+
+class OnlineClassifier:
+    """One DECOLLE network, built once, run on chunk after chunk of labelled samples."""
+
+    def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, device: str = "cpp_standalone",
+                 build_dir=None, codegen_target: str = "cython", n_raster: int = 32, n_membrane: int = 5):
+        for k, size in enumerate(cfg.readout_sizes):
+            if size != n_classes:
+                raise ConfigError(f"readout_sizes[{k}]={size} must equal the number of classes ({n_classes})")
+        self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
+        self.device, self.build_dir, self.codegen_target = device, build_dir, codegen_target
+        self.n_raster = min(n_raster, cfg.output_sizes()[0])
+        self.n_membrane = min(n_membrane, cfg.output_sizes()[0])
+        self.dn = None
+        if device != "runtime":
+            devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
+            self._build(np.zeros((run_steps, cfg.batch * cfg.n_inputs)),
+                        [np.zeros((run_steps, cfg.batch * n_classes))] * cfg.n_layers, np.zeros(run_steps))
+            self.dn.run(run_steps, learn=True)
+            devices.build(run=False)
+
+    def _build(self, spikes, targets, starts):
+        self.dn = None
+        gc.collect()  # the previous chunk's objects hold the names this build reuses
+        dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",),
+                           name="decolle")
+        out = dn.layers[0]
+        # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
+        self.raster = b2.SpikeMonitor(out, name="decolle_raster")
+        self.membrane = b2.StateMonitor(out, "u", record=list(range(self.n_membrane)), when="end", order=6,
+                                        clock=dn.inputs.clock, name="decolle_membrane")
+        dn.network.add(self.raster, self.membrane)
+        self.dn = dn
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        if self.dn is None:  # runtime: a throw-away build gives the seeded initial values
+            devices.select("runtime", codegen_target=self.codegen_target)
+            self._build(np.zeros((1, self.cfg.batch * self.cfg.n_inputs)),
+                        [np.zeros((1, self.cfg.batch * self.n_classes))] * self.cfg.n_layers, np.zeros(1))
+        return self.dn.learned_state(initial=True)
+
+    def run(self, spikes, labels, starts, state, *, learn: bool, seed: int):
+        """One run: spikes (run_steps, B*n_inputs); labels (run_steps, B) the class per step
+        (-1: no target); starts (run_steps,) 1 where a sample begins. Returns the readouts
+        (layers, run_steps, B, classes), the learned state afterwards, and the recordings."""
+        cfg = self.cfg
+        targets = np.zeros((self.run_steps, cfg.batch, self.n_classes))
+        rows, cols = np.nonzero(labels >= 0)
+        targets[rows, cols, labels[rows, cols]] = 1.0
+        targets = [targets.reshape(self.run_steps, -1)] * cfg.n_layers
+        lr, p_drop = (cfg.lr, cfg.dropout) if learn else (0.0, 0.0)
+        if self.device == "runtime":
+            devices.select("runtime", codegen_target=self.codegen_target)
+            self._build(spikes, targets, starts)
+            self.dn.set_learned_state(state)
+            b2.seed(seed)
+            self.dn.run(learn=learn)
+        else:
+            dn = self.dn
+            args = {dn.inputs.namespace["spikes_in"]: spikes, dn.inputs.namespace["sample_begins"]: starts}
+            for readout, target in zip(dn.readouts, targets):
+                args[readout.namespace["target"]] = target
+            for part in dn.layer_parts:
+                for group in part.learning_groups():
+                    args[group.lr] = lr
+                args[part.output.p_drop] = p_drop
+            for name, (owner, var) in dn.learned_variables().items():
+                args[getattr(owner, var)] = state[name]
+            devices.run_again(args, seed=seed)
+        dn = self.dn
+        y = np.stack([dn.readout(k + 1, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
+                      for k in range(cfg.n_layers)])
+        spikes_rec = np.zeros((self.run_steps, self.n_raster))
+        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
+        units = np.asarray(self.raster.i)
+        keep = units < self.n_raster
+        spikes_rec[steps[keep], units[keep]] = 1.0
+        return y, dn.learned_state(), {"layer1_spikes": spikes_rec, "layer1_u": np.asarray(self.membrane.u).T}
+
+
+def _state_matches(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+
+
+def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
+                   device: str = "cpp_standalone", build_dir=None, codegen_target: str = "cython",
+                   resume: bool = False, report: Callable[[str], None] = print) -> dict:
+    """Train online on the source's training samples and test per layer; write checkpoint.npz,
+    history.json and test_sample.npz into out_dir; return the history (a dict).
+
+    With resume=True a checkpoint in out_dir is continued (same settings required).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    B = cfg.batch
+    windows = schedule.windows()
+    per_run = B * len(windows)
+    n_runs = math.ceil(schedule.train_samples / per_run)
+    clf = OnlineClassifier(cfg, source.n_classes, schedule.test_steps, device=device,
+                           build_dir=build_dir or out_dir / "build", codegen_target=codegen_target,
+                           n_raster=schedule.n_raster)
+    settings = {"network": cfg.to_dict(), "schedule": asdict(schedule)}
+    state = clf.initial_state()
+    history = {"settings": settings, "samples_done": 0, "runs_done": 0, "train": [], "evaluations": [],
+               "train_time_s": 0.0, "test_time_s": 0.0}
+    checkpoint = out_dir / CHECKPOINT
+    if resume and checkpoint.exists():
+        saved = np.load(checkpoint, allow_pickle=False)
+        old = json.loads(str(saved["history"]))
+        if old["settings"] != json.loads(json.dumps(settings)):
+            raise ConfigError(f"resume: the checkpoint in {out_dir} was written with other settings; "
+                              "use the same options or another --out folder")
+        loaded = {k: saved[k] for k in saved.files if k != "history"}
+        if not _state_matches(loaded, state):
+            raise ConfigError(f"resume: the checkpoint in {out_dir} does not fit this network")
+        state, history = loaded, old
+        report(f"resuming after {history['samples_done']} training samples")
+
+    def save():
+        tmp = out_dir / (CHECKPOINT + ".tmp.npz")
+        np.savez(tmp, history=np.array(json.dumps(history)), **state)
+        tmp.replace(checkpoint)
+
+    def evaluate(n_samples, keep_recording):
+        start = time.perf_counter()
+        correct = np.zeros(cfg.n_layers)
+        recording = None
+        indices = np.arange(n_samples)
+        for first in range(0, n_samples, B):
+            chunk = indices[first:first + B]
+            spikes = np.zeros((schedule.test_steps, B, cfg.n_inputs))
+            labels = np.full((schedule.test_steps, B), -1)
+            truth = np.full(B, -1)
+            for b, index in enumerate(chunk):
+                spikes[:, b], truth[b] = source.test_sample(int(index), schedule.test_steps)
+            starts = np.zeros(schedule.test_steps)
+            starts[0] = 1
+            y, _, rec = clf.run(spikes.reshape(schedule.test_steps, -1), labels, starts, state, learn=False,
+                                seed=schedule.seed)
+            for k in range(cfg.n_layers):
+                guess = votes(y[k], schedule.burnin_steps)
+                correct[k] += np.sum(guess[:len(chunk)] == truth[:len(chunk)])
+            if keep_recording and recording is None:
+                recording = {"input": spikes[:, 0], "label": np.array(truth[0]), "readout_y": y[:, :, 0], **rec}
+        history["test_time_s"] += time.perf_counter() - start
+        return correct / n_samples, recording
+
+    if history["evaluations"] and history["evaluations"][-1].get("final"):
+        report("this run is complete: nothing to resume")
+        return history
+    total = min(schedule.train_samples, n_runs * per_run)
+    next_eval = (history["samples_done"] // schedule.eval_every + 1) * schedule.eval_every
+    next_save = (history["samples_done"] // schedule.checkpoint_every + 1) * schedule.checkpoint_every
+    if not history["evaluations"]:
+        acc, _ = evaluate(min(schedule.eval_samples, source.n_test), False)
+        history["evaluations"].append({"samples": 0, "n_test": min(schedule.eval_samples, source.n_test),
+                                       "accuracy": acc.tolist()})
+        report(f"before training: test accuracy per layer {_fmt(acc)}")
+    while history["runs_done"] < n_runs:
+        run_index = history["runs_done"]
+        start = time.perf_counter()
+        spikes = np.zeros((schedule.test_steps, B, cfg.n_inputs))
+        labels = np.full((schedule.test_steps, B), -1)
+        starts = np.zeros(schedule.test_steps)
+        truth = []
+        for w, (offset, length) in enumerate(windows):
+            starts[offset] = 1
+            for b in range(B):
+                k = run_index * per_run + w * B + b  # global training sample number
+                epoch, position = divmod(k, source.n_train)
+                index = int(np.random.default_rng([schedule.seed, epoch]).permutation(source.n_train)[position])
+                x, label = source.train_sample(index, length, seed=schedule.seed * 1_000_003 + k)
+                spikes[offset:offset + length, b] = x
+                labels[offset:offset + length, b] = label
+                truth.append((w, b, label))
+        y, state, _ = clf.run(spikes.reshape(schedule.test_steps, -1), labels, starts, state, learn=True,
+                              seed=schedule.seed * 7919 + 1 + run_index)
+        right = np.zeros(cfg.n_layers)
+        for w, b, label in truth:
+            offset, length = windows[w]
+            for k in range(cfg.n_layers):
+                right[k] += votes(y[k, offset:offset + length, b:b + 1], schedule.burnin_steps)[0] == label
+        elapsed = time.perf_counter() - start
+        history["train_time_s"] += elapsed
+        history["runs_done"] += 1
+        history["samples_done"] = min(total, history["runs_done"] * per_run)
+        done = history["samples_done"]
+        history["train"].append({"samples": done, "accuracy": (right / len(truth)).tolist()})
+        rate = history["train_time_s"] / done
+        report(f"trained {done}/{total} samples  train accuracy {_fmt(right / len(truth))}  "
+               f"{elapsed / len(truth):.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
+        if done >= next_eval and done < total:
+            acc, _ = evaluate(min(schedule.eval_samples, source.n_test), False)
+            history["evaluations"].append({"samples": done, "n_test": min(schedule.eval_samples, source.n_test),
+                                           "accuracy": acc.tolist()})
+            report(f"after {done} samples: test accuracy per layer {_fmt(acc)}")
+            next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
+        if done >= next_save or done >= total:
+            save()
+            next_save = (done // schedule.checkpoint_every + 1) * schedule.checkpoint_every
+    acc, recording = evaluate(source.n_test, True)
+    history["evaluations"].append({"samples": history["samples_done"], "n_test": source.n_test,
+                                   "accuracy": acc.tolist(), "final": True})
+    report(f"final test ({source.n_test} samples): accuracy per layer {_fmt(acc)}")
+    save()
+    np.savez_compressed(out_dir / "test_sample.npz", **recording)
+    np.savez_compressed(out_dir / "learned.npz", **state)
+    return history
+
+
+def _fmt(acc) -> str:
+    return " ".join(f"{a:.3f}" for a in acc)
