@@ -105,8 +105,12 @@ class OnlineClassifier:
                 raise ConfigError(f"readout_sizes[{k}]={size} must equal the number of classes ({n_classes})")
         self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
         self.device, self.build_dir, self.codegen_target = device, build_dir, codegen_target
-        self.n_raster = min(n_raster, cfg.output_sizes()[0])
-        self.n_membrane = min(n_membrane, cfg.output_sizes()[0])
+        # recorded layer-1 units: consecutive units from the middle row of the first channel,
+        # where an image's centre drives them (corner units of a digit never see a spike)
+        _, h, w = cfg.layer_shapes()[0]
+        self.first_recorded = (h // 2) * w + max(0, w // 2 - n_raster // 2) if h * w > n_raster else 0
+        self.n_raster = min(n_raster, cfg.output_sizes()[0] - self.first_recorded)
+        self.n_membrane = min(n_membrane, self.n_raster)
         self.dn = None
         if device != "runtime":
             devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
@@ -123,7 +127,8 @@ class OnlineClassifier:
         out = dn.layers[0]
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")
-        self.membrane = b2.StateMonitor(out, "u", record=list(range(self.n_membrane)), when="end", order=6,
+        first = self.first_recorded + (self.n_raster - self.n_membrane) // 2
+        self.membrane = b2.StateMonitor(out, "u", record=list(range(first, first + self.n_membrane)), when="end", order=6,
                                         clock=dn.inputs.clock, name="decolle_membrane")
         dn.network.add(self.raster, self.membrane)
         self.dn = dn
@@ -168,8 +173,8 @@ class OnlineClassifier:
                       for k in range(cfg.n_layers)])
         spikes_rec = np.zeros((self.run_steps, self.n_raster))
         steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
-        units = np.asarray(self.raster.i)
-        keep = units < self.n_raster
+        units = np.asarray(self.raster.i) - self.first_recorded
+        keep = (units >= 0) & (units < self.n_raster)
         spikes_rec[steps[keep], units[keep]] = 1.0
         return y, dn.learned_state(), {"layer1_spikes": spikes_rec, "layer1_u": np.asarray(self.membrane.u).T}
 
@@ -306,3 +311,33 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
 
 def _fmt(acc) -> str:
     return " ".join(f"{a:.3f}" for a in acc)
+
+
+def write_results(history: dict, out_dir, *, task: str, data: str, synthetic: bool, device: str,
+                  wall_time_s: float) -> dict:
+    """summary.json (headline figures) and results.npz (learning curves) from a training history."""
+    out_dir = Path(out_dir)
+    evals = history["evaluations"]
+    final = evals[-1]
+    done = history["samples_done"]
+    summary = {
+        "task": task, "data": data, "synthetic_data": synthetic, "device": device,
+        "training_samples": done, "batch": history["settings"]["network"]["batch"],
+        "final_test": {"n_test": final["n_test"], "accuracy_per_layer": final["accuracy"],
+                       "error_per_layer": [1 - a for a in final["accuracy"]]},
+        "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"]}
+                        for e in evals],
+        "wall_time_s": round(wall_time_s, 1),
+        "train_time_s_per_sample": round(history["train_time_s"] / max(done, 1), 4),
+        "test_time_s": round(history["test_time_s"], 1),
+    }
+    np.savez_compressed(
+        out_dir / "results.npz",
+        eval_samples=np.array([e["samples"] for e in evals]),
+        eval_accuracy=np.array([e["accuracy"] for e in evals]),
+        eval_n_test=np.array([e["n_test"] for e in evals]),
+        train_samples=np.array([t["samples"] for t in history["train"]]),
+        train_accuracy=np.array([t["accuracy"] for t in history["train"]]).reshape(len(history["train"]), -1),
+        data=np.array(("SYNTHETIC " if synthetic else "") + data))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -143,11 +143,16 @@ class DecolleNetwork:
         part = self.layer_parts[layer - 1]
         if part.kernel is None:
             return np.array(part.synapses.w[:]).reshape(self._shape(layer))
-        w = np.array(part.kernel.w[:])
+        return self.kernel_layout(layer, part.kernel.w[:])
+
+    def kernel_layout(self, layer: int, values) -> np.ndarray:
+        """Values of a kernel group (laid out in, out, row, column) as torch lays out weights:
+        conv (out, in, row, column); dense (n_pre, n_post)."""
+        values = np.array(values)
         if layer <= len(self.cfg.conv_layers):
             conv = self.cfg.conv_layers[layer - 1]
-            return w.reshape(conv.channels, -1, conv.kernel, conv.kernel)
-        return w.reshape(self._shape(layer))
+            return values.reshape(-1, conv.channels, conv.kernel, conv.kernel).transpose(1, 0, 2, 3)
+        return values.reshape(self._shape(layer))
 
     def bias(self, layer: int) -> np.ndarray:
         """Current biases of ``layer``: one per neuron (dense) or per channel (conv)."""
@@ -404,7 +409,7 @@ class _Builder:
         self.scheduled(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
 
     def neuron_model(self, *extra):
-        return eq.sections(self.neuron_file)["model"] + "".join(extra)
+        return eq.sections(self.neuron_file)["model"] + eq.sections("sharing.eqs")["position"] + "".join(extra)
 
     def plasticity_model(self):
         return (eq.code("plasticity.eqs", "neuron", dsigma=self.surrogate["dsigma"], activation=self.activation)
@@ -431,11 +436,12 @@ class _Builder:
     def input_group(self, spikes):
         cfg, nf = self.cfg, self.neuron_file
         inputs = b2.NeuronGroup(
-            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"],
+            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"],
             threshold=eq.code(nf, "input_threshold"), reset=eq.code(nf, "input_reset"),
             method=self.method, clock=self.clock, name=f"{self.name}_input",
             namespace={"spikes_in": b2.TimedArray(spikes, dt=self.dt)})
         self.trains(inputs, cfg.n_inputs)
+        self.place(inputs, cfg.input_shape or (cfg.n_inputs, 1, 1))
         self.at_sample_start(eq.code(nf, "input_sample_start"), inputs)
         if cfg.dynamics == "discrete":
             self.scheduled(eq.code(nf, "input_decay"), inputs, "decay", "decay")
@@ -478,18 +484,18 @@ class _Builder:
         conv = cfg.conv_layers[k] if k < len(cfg.conv_layers) else None
         in_shape = ((cfg.input_shape or (cfg.n_inputs, 1, 1)) if k == 0 else cfg.layer_shapes()[k - 1])
         fan_in = cfg.fan_ins()[k]
-        if conv is None:
-            n_units, n_biases = cfg.output_sizes()[k], cfg.output_sizes()[k]
-            pre_idx, post_idx, kidx = _dense_links(math.prod(in_shape), n_units)
-            unit_bias = np.arange(n_units)
+        if conv is None:  # a dense layer of a minibatch: a 1x1 convolution of the flattened input
+            shape = ConvLayer(cfg.output_sizes()[k], kernel=1)
+            in_shape = (math.prod(in_shape), 1, 1)
+            where = ("unit_pre", "0", "0")     # the presynaptic unit's channel, row, column in these terms
             pool = 1
         else:
-            pre_idx, post_idx, kidx, unit_shape = _conv_links(in_shape, conv)
-            n_units, n_biases = math.prod(unit_shape), conv.channels
-            unit_bias = np.repeat(np.arange(conv.channels), n_units // conv.channels)
+            shape = conv
+            where = ("ch_pre", "row_pre", "col_pre")
             pool = conv.pool
-        n_in = math.prod(in_shape)
-        pre_idx, post_idx, kidx = _replicate(pre_idx, n_in, post_idx, n_units, kidx, B)
+        unit_shape = shape.output_shape(in_shape)[0], *(s + 2 * shape.padding - shape.kernel + 1 for s in in_shape[1:])
+        n_units, n_biases = math.prod(unit_shape), shape.channels
+        unit_bias = np.repeat(np.arange(shape.channels), n_units // shape.channels)
 
         # the integrating neurons; under a max-pool they hand their spikes' role to the pooled units
         shared_bias = eq.sections("sharing.eqs")["shared_bias"]
@@ -507,7 +513,7 @@ class _Builder:
                 n_units, label)
 
         # kernel and bias groups: one unit per shared value, each with the learning schedule
-        kernel = b2.NeuronGroup(int(kidx.max()) + 1, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
+        kernel = b2.NeuronGroup(in_shape[0] * shape.channels * shape.kernel ** 2, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
                                 + eq.sections("plasticity.eqs")["schedule"], clock=self.clock,
                                 name=f"{label}_kernel", namespace=dict(self.adamax))
         biases = b2.NeuronGroup(n_biases, eq.sections("sharing.eqs")["bias_unit"] + self.norm_state("norm")
@@ -527,24 +533,62 @@ class _Builder:
         if pool > 1:
             output = self.pool_group(neurons, biases, unit_shape, pool, label)
 
-        syn = b2.Synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"], clock=self.clock,
-                          name=f"{label}_synapses")
-        syn.connect(i=pre_idx, j=post_idx)
-        syn.kidx = kidx
-        syn.w = b2.linked_var(kernel, "w", index="kidx")
-        grad = b2.Synapses(pre, kernel, eq.sections("sharing.eqs")["kernel_gradient"], clock=self.clock,
-                           name=f"{label}_kernel_gradient")
-        grad.connect(i=pre_idx, j=kidx)
-        grad.oidx = post_idx
-        grad.err_out = b2.linked_var(neurons, "err", index="oidx")
+        self.place(neurons, unit_shape)
+        syn = self.connect_shared(label, pre, neurons, kernel, shape, in_shape, unit_shape, where)
         bgrad = b2.Synapses(neurons, biases, eq.sections("sharing.eqs")["bias_gradient"], clock=self.clock,
                             name=f"{label}_bias_gradient")
         bgrad.connect(i=np.arange(B * n_units), j=np.tile(unit_bias, B))
-        for s, target, key in ((grad, "grad_post", "gradient"), (bgrad, "grad_post", "gradient"),
-                               (bgrad, "b_pre", "bias_copy")):
-            _move_summed(s, target, key)
-        self.objects += [syn, grad, bgrad]
+        _move_summed(bgrad, "grad_post", "gradient")
+        _move_summed(bgrad, "b_pre", "bias_copy")
+        self.objects.append(bgrad)
         return Layer(output=output, neurons=neurons, synapses=syn, kernel=kernel, bias=biases)
+
+    def connect_shared(self, label, pre, neurons, kernel, shape: ConvLayer, in_shape, unit_shape, where):
+        """Forward connections reading the kernel, and the kernel-gradient connections.
+
+        Both are generated by Brian2 itself (generator syntax), on the device, from
+        the units' positions: no index arrays, so networks of the paper's size build.
+        Kernel entries are laid out (in channel, out channel, row, column), so that
+        those one input channel uses are one contiguous range.
+        """
+        ch, row, col = where
+        c_in, c_out, size, pad = in_shape[0], shape.channels, shape.kernel, shape.padding
+        _, h_out, w_out = unit_shape
+        n_units = math.prod(unit_shape)
+        ci, co, dy, dx = np.meshgrid(np.arange(c_in), np.arange(c_out), np.arange(size), np.arange(size),
+                                     indexing="ij")
+        for var, values in (("k_in", ci), ("k_out", co), ("k_dy", dy), ("k_dx", dx)):
+            setattr(kernel, var, values.ravel())
+        # forward: input (ci, iy, ix) -> unit (co, y, x) of the same replica when dy = iy - y + pad is in
+        # [0, size) and so is dx; it reads kernel entry (ci, co, dy, dx)
+        dy_f, dx_f = f"({row} - row_post + {pad})", f"({col} - col_post + {pad})"
+        syn = b2.Synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"], clock=self.clock,
+                          name=f"{label}_synapses")
+        syn.connect(j=f"k for k in range(rep_pre*{n_units}, (rep_pre + 1)*{n_units}) "
+                      f"if {dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
+        syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
+        syn.w = b2.linked_var(kernel, "w", index="kidx")
+        # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, iy - dy + pad,
+        # ix - dx + pad) exists; one connection per forward connection, reading that unit's err
+        y_g, x_g = f"({row} - k_dy_post + {pad})", f"({col} - k_dx_post + {pad})"
+        per_channel = c_out * size * size
+        grad = b2.Synapses(pre, kernel, eq.sections("sharing.eqs")["kernel_gradient"], clock=self.clock,
+                           name=f"{label}_kernel_gradient")
+        grad.connect(j=f"k for k in range({ch}*{per_channel}, ({ch} + 1)*{per_channel}) "
+                       f"if {y_g} >= 0 and {y_g} < {h_out} and {x_g} >= 0 and {x_g} < {w_out}")
+        grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
+        grad.err_out = b2.linked_var(neurons, "err", index="oidx")
+        _move_summed(grad, "grad_post", "gradient")
+        self.objects += [grad, syn]
+        return syn
+
+    def place(self, group, shape):
+        """Positions of a group's units: replica, channel, row, column, and index within the replica."""
+        n = math.prod(shape)
+        c, r, w = np.unravel_index(np.arange(n), shape)
+        group.rep = np.repeat(np.arange(self.cfg.batch), n)
+        for var, values in (("unit", np.arange(n)), ("ch", c), ("row", r), ("col", w)):
+            setattr(group, var, np.tile(values, self.cfg.batch))
 
     def pool_group(self, neurons, biases, unit_shape, pool, label):
         """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
@@ -554,7 +598,7 @@ class _Builder:
         n_pool = len(members)
         model = (eq.sections("sharing.eqs")["pool"]
                  + "".join(eq.code("sharing.eqs", "pool_member", n=n) for n in range(pool * pool))
-                 + eq.sections(nf)["input_model"] + self.plasticity_model())
+                 + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"] + self.plasticity_model())
         group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
                                reset=eq.code("sharing.eqs", "pool_reset"), clock=self.clock, name=f"{label}_pool",
                                namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
@@ -565,6 +609,7 @@ class _Builder:
             setattr(group, f"r{n}", b2.linked_var(neurons, "r", index=member))
         group.b = b2.linked_var(biases, "b", index=np.tile(members[:, 0] // (len(slot) // unit_shape[0]), B))
         self.trains(group, n_pool)
+        self.place(group, (unit_shape[0], unit_shape[1] // pool, unit_shape[2] // pool))
         self.at_sample_start(eq.code("plasticity.eqs", "schedule_start") + eq.code(nf, "input_sample_start"), group)
         self.scheduled(eq.code(nf, "input_decay"), group, "decay", "decay")
         self.learns(group)
@@ -597,7 +642,7 @@ class _Builder:
         rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
                            name=f"{output.name}_readout_synapses")
         pre, post, _ = _dense_links(n, n_out)
-        i, j, _ = _replicate(pre, n, post, n_out, None, B)
+        i, j = _replicate(pre, n, post, n_out, B)
         rsyn.connect(i=i, j=j)
         rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
         _move_summed(rsyn, "ysum_post", "readout")
@@ -633,27 +678,6 @@ def _dense_links(n_pre, n_post):
     return pre, post, pre * n_post + post
 
 
-def _conv_links(in_shape, conv: ConvLayer):
-    """Connections of a stride-1 convolution with zero padding.
-
-    Units are numbered (channel, row, column); kernel entries as torch's
-    (out channel, in channel, row, column). Returns pre, post, kernel index and
-    the (channels, height, width) of the convolution's units (before pooling).
-    """
-    c_in, h, w = in_shape
-    k, pad = conv.kernel, conv.padding
-    ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
-    co, ci, dy, dx, y, x = np.meshgrid(np.arange(conv.channels), np.arange(c_in), np.arange(k), np.arange(k),
-                                       np.arange(ho), np.arange(wo), indexing="ij")
-    iy, ix = y + dy - pad, x + dx - pad
-    inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-    co, ci, dy, dx, y, x, iy, ix = (a[inside] for a in (co, ci, dy, dx, y, x, iy, ix))
-    pre = (ci * h + iy) * w + ix
-    post = (co * ho + y) * wo + x
-    kidx = ((co * c_in + ci) * k + dy) * k + dx
-    return pre, post, kidx, (conv.channels, ho, wo)
-
-
 def _pool_windows(unit_shape, pool):
     """For pool x pool max-pooling of units (channel, row, column): the members of every
     window (n_windows, pool*pool) in row-major order, and per unit its slot in its window
@@ -670,11 +694,10 @@ def _pool_windows(unit_shape, pool):
     return members, slot, owner
 
 
-def _replicate(pre, n_pre, post, n_post, shared, batch):
+def _replicate(pre, n_pre, post, n_post, batch):
     """Connections of ``batch`` replicas: replica b's units are offset by b times the replica size."""
-    pre = np.concatenate([pre + b * n_pre for b in range(batch)])
-    post = np.concatenate([post + b * n_post for b in range(batch)])
-    return pre, post, None if shared is None else np.tile(shared, batch)
+    return (np.concatenate([pre + b * n_pre for b in range(batch)]),
+            np.concatenate([post + b * n_post for b in range(batch)]))
 
 
 def _move_summed(synapses, target, key):

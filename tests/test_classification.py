@@ -1,0 +1,113 @@
+"""The online classifier: one build for many runs, repeatable seeds, checkpoints and resume."""
+import json
+
+import numpy as np
+import pytest
+
+from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
+from brian_decolle.classification import Schedule, train_and_test, votes
+
+
+class Stripes:
+    """A tiny synthetic task: class c drives rows 2c, 2c+1 of a 4x6x6 input harder."""
+
+    n_classes, n_train, n_test = 3, 12, 6
+
+    def _x(self, label, n, rng):
+        rates = np.full((4, 6, 6), 0.02)
+        rates[:, 2 * label:2 * label + 2, :] = 0.3
+        return (rng.random((n, 4 * 36)) < rates.ravel()).astype(float), label
+
+    def train_sample(self, index, n_steps, seed):
+        return self._x(index % 3, n_steps, np.random.default_rng(seed))
+
+    def test_sample(self, index, n_steps):
+        return self._x(index % 3, n_steps, np.random.default_rng(10_000 + index))
+
+
+CFG = NetworkConfig(n_inputs=144, input_shape=(4, 6, 6), conv_layers=(ConvLayer(4, 3, 1, 2),), layer_sizes=(12,),
+                    readout_sizes=3, batch=2, lr=0.01, burnin_ms=5, dropout=0.2, weight_scale=3.0)
+SCHEDULE = Schedule(train_steps=40, test_steps=60, burnin_steps=5, train_samples=16, eval_every=8, eval_samples=3,
+                    checkpoint_every=4, n_raster=8)
+
+
+def _learned(folder):
+    with np.load(folder / "learned.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_runtime_and_cpp_standalone_train_alike(tmp_path):
+    """Same seeds, same dropout masks, same learned weights on both devices (one C++ build)."""
+    logs = {}
+    for device in ("runtime", "cpp_standalone"):
+        lines = []
+        history = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / device, device=device, codegen_target="numpy",
+                                 report=lines.append)
+        logs[device] = (history, lines)
+    a, b = _learned(tmp_path / "runtime"), _learned(tmp_path / "cpp_standalone")
+    for name in a:
+        assert np.max(np.abs(a[name] - b[name])) <= 1e-9, name
+    initial = build_network(CFG, np.zeros((1, 288)), [np.zeros((1, 6))] * 2).learned_state(initial=True)
+    assert np.max(np.abs(a["layer1_w"] - initial["layer1_w"])) > 1e-2, "learning must have moved the kernels"
+    assert [e["accuracy"] for e in logs["runtime"][0]["evaluations"]] == \
+        [e["accuracy"] for e in logs["cpp_standalone"][0]["evaluations"]]
+    assert any("trained 16/16 samples" in line for line in logs["cpp_standalone"][1])
+    assert len(list((tmp_path / "cpp_standalone" / "build").glob("main*"))) >= 1
+
+
+def test_resume_continues_exactly(tmp_path):
+    """Interrupted after 8 samples and resumed, a run ends with the weights of an uninterrupted one."""
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "whole", device="runtime", codegen_target="numpy",
+                   report=lambda line: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_8(line):
+        if line.startswith("trained 8/"):
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", device="runtime", codegen_target="numpy",
+                       report=stop_at_8)
+    saved = np.load(tmp_path / "cut" / "checkpoint.npz")
+    assert json.loads(str(saved["history"]))["samples_done"] == 4  # the last checkpoint before the cut
+    lines = []
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", device="runtime", codegen_target="numpy",
+                   resume=True, report=lines.append)
+    assert lines[0] == "resuming after 4 training samples"
+    whole, cut = _learned(tmp_path / "whole"), _learned(tmp_path / "cut")
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], cut[name])
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, device="runtime", codegen_target="numpy",
+                   report=lambda line: None)
+    other = Schedule(**{**SCHEDULE.__dict__, "train_samples": 24})
+    with pytest.raises(ConfigError, match="other settings"):
+        train_and_test(CFG, other, Stripes(), tmp_path, device="runtime", codegen_target="numpy", resume=True,
+                       report=lambda line: None)
+
+
+def test_votes_are_the_majority_after_burn_in():
+    y = np.zeros((10, 2, 3))
+    y[:4, :, 0] = 5.0       # burn-in: ignored
+    y[4:, 0, 1] = 1.0       # sample 0: class 1 at every later step
+    y[4:7, 1, 2] = 1.0      # sample 1: class 2 for 3 steps ...
+    y[7:, 1, 0] = 1.0       # ... class 0 for 3 steps: tie, the lower class wins
+    y[9, 1, 2] = 2.0        # one more step for class 2
+    assert votes(y, 4).tolist() == [1, 2]
+
+
+def test_schedule_packs_training_windows():
+    assert Schedule(500, 1000, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500)]
+    assert Schedule(500, 1800, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500), (1000, 500), (1500, 300)]
+    assert Schedule(500, 1020, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500)]  # a 20-step rest is dropped
+
+
+@pytest.mark.parametrize("kw,match", [(dict(burnin_steps=40), "burnin_steps"), (dict(train_samples=0), "train_samples"),
+                                      (dict(test_steps=5), "test_steps")])
+def test_bad_schedule(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        Schedule(**{**SCHEDULE.__dict__, **kw})

@@ -1,0 +1,60 @@
+"""The Poisson-MNIST study through its command line: one small end-to-end run, and its errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ROOT / "studies" / "mnist.py"
+
+
+def _cli(*args, timeout=900):
+    return subprocess.run([sys.executable, str(STUDY), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+
+
+def test_help_lists_the_options():
+    out = _cli("--help")
+    assert out.returncode == 0
+    for option in ("--network", "--train-samples", "--mnist-dir", "--device", "--resume", "--batch", "--seed"):
+        assert option in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--network", "huge"), "invalid choice: 'huge'"),
+    (("--mnist-dir", "/nonexistent/mnist"), "mnist_dir='/nonexistent/mnist' is not a folder"),
+    (("--n-test", "15"), "n_test=15 must be a multiple of 10"),
+    (("--lr", "0"), "lr=0.0 must be a positive number"),
+    (("--device", "gpu"), "invalid choice: 'gpu'"),
+])
+def test_bad_arguments_are_named(args, message, tmp_path):
+    out = _cli(*args, "--out", str(tmp_path))
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
+    """Real digits, the small conv network with 2 replicas, 8 training samples: every output is written."""
+    out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--train-samples", "8",
+               "--batch", "2", "--eval-every", "4", "--eval-samples", "4", "--checkpoint-every", "4",
+               "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "trained 8/8 samples" in out.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["synthetic_data"] is False and "real MNIST" in summary["data"]
+    assert summary["training_samples"] == 8 and summary["final_test"]["n_test"] == 10
+    assert [e["training_samples"] for e in summary["evaluations"]] == [0, 4, 8]
+    assert len(summary["final_test"]["accuracy_per_layer"]) == 2
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["network"]["batch"] == 2 and config["mnist"]["network"] == "small"
+    sample = np.load(tmp_path / "test_sample.npz")
+    assert sample["input"].shape == (1000, 784) and sample["readout_y"].shape == (2, 1000, 10)
+    assert sample["input"].sum() > 100, "a digit at up to 50 Hz for 1 s holds many spikes"
+    for name in ("results.npz", "checkpoint.npz", "learned.npz", "accuracy.png", "error.png", "raster.png",
+                 "membrane.png", "readouts.png", "input.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
