@@ -24,6 +24,13 @@ def _load(out_dir):
     return out_dir, summary, results, sample, tag
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def accuracy_curves(out_dir, zoom_samples=3000, name="accuracy.png"):
     """Test accuracy per layer against training samples: the whole run and the first zoom_samples
     (paper Fig. 2)."""
@@ -40,10 +47,7 @@ def accuracy_curves(out_dir, zoom_samples=3000, name="accuracy.png"):
     axes[0].set_ylabel("test accuracy")
     axes[0].legend()
     fig.suptitle(f"{tag}\ntest accuracy of each layer's local readout ({summary['device']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def error_curves(out_dir, name="error.png"):
@@ -57,10 +61,7 @@ def error_curves(out_dir, name="error.png"):
     ax.set_title(f"{tag}\ntest error per layer during learning", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def raster(out_dir, n_units=5, name="raster.png"):
@@ -78,10 +79,7 @@ def raster(out_dir, n_units=5, name="raster.png"):
     ax.set_ylabel("layer-1 unit")
     ax.set_xlim(0, len(spikes))
     ax.set_title(f"{tag}\nlayer-1 spikes, test sample of class {int(sample['label'])}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def membrane(out_dir, name="membrane.png"):
@@ -96,10 +94,7 @@ def membrane(out_dir, name="membrane.png"):
     ax.set_ylabel("u (threshold 0)")
     ax.legend(fontsize=7, ncol=5)
     ax.set_title(f"{tag}\nlayer-1 membrane potentials, test sample of class {int(sample['label'])}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def readouts(out_dir, name="readouts.png"):
@@ -113,10 +108,7 @@ def readouts(out_dir, name="readouts.png"):
         ax.set_ylabel(f"layer {k + 1}\nreadout")
     np.atleast_1d(axes)[-1].set_xlabel("time (ms)")
     fig.suptitle(f"{tag}\nlocal readouts, test sample of class {label} (bold)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def input_frames(out_dir, shape, n_frames=6, name="input.png"):
@@ -137,10 +129,7 @@ def input_frames(out_dir, shape, n_frames=6, name="input.png"):
     if shape[0] > 1:
         axes[1, 0].set_ylabel("channel 2")
     fig.suptitle(f"{tag}\ninput events of a test sample of class {int(sample['label'])}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=120)
-    plt.close(fig)
-    return out_dir / name
+    return _save(fig, out_dir / name)
 
 
 def plot_all(out_dir, input_shape):

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -24,3 +28,12 @@ def pytest_sessionfinish(session, exitstatus):
     """Collecting no test at all is a failure, never a pass."""
     if exitstatus == 5:
         session.exitstatus = 1
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_study(name, *args, timeout=900):
+    """Run studies/<name>.py as a user would, from the repository root."""
+    return subprocess.run([sys.executable, str(ROOT / "studies" / f"{name}.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)

@@ -1,23 +1,17 @@
 """The DVS Gesture study: one end-to-end training step of the cpu network on the synthetic set,
 the missing-data message, and the paper network's CUDA code (generated without a GPU)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from brian_decolle import devices
 from brian_decolle.gestures import NETWORKS, GestureConfig
 from brian_decolle.network import build_network
-
-ROOT = Path(__file__).resolve().parent.parent
-STUDY = ROOT / "studies" / "dvs_gesture.py"
+from conftest import run_study
 
 
-def _cli(*args, timeout=900):
-    return subprocess.run([sys.executable, str(STUDY), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
+def _cli(*args):
+    return run_study("dvs_gesture", *args)
 
 
 def test_help_lists_the_options():

@@ -1,19 +1,14 @@
 """The Poisson-MNIST study through its command line: one small end-to-end run, and its errors."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-STUDY = ROOT / "studies" / "mnist.py"
+from conftest import run_study
 
 
-def _cli(*args, timeout=900):
-    return subprocess.run([sys.executable, str(STUDY), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
+def _cli(*args):
+    return run_study("mnist", *args)
 
 
 def test_help_lists_the_options():
