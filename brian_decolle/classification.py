@@ -39,6 +39,11 @@ from .network import build_network
 CHECKPOINT = "checkpoint.npz"
 
 
+def progress(line: str) -> None:
+    """Default report: print at once, also when the output goes to a file (long runs)."""
+    print(line, flush=True)
+
+
 class SampleSource(Protocol):
     """Labelled spike trains: (n_steps, n_inputs) event counts and a class."""
 
@@ -164,7 +169,7 @@ class OnlineClassifier:
             for part in dn.layer_parts:
                 for group in part.learning_groups():
                     args[group.lr] = lr
-                args[part.output.p_drop] = p_drop
+                args[part.output.p_drop] = p_drop if part.dropout else 0.0
             for name, (owner, var) in dn.learned_variables().items():
                 args[getattr(owner, var)] = state[name]
             devices.run_again(args, seed=seed)
@@ -185,12 +190,13 @@ def _state_matches(a: dict, b: dict) -> bool:
 
 def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
                    device: str = "cpp_standalone", build_dir=None, codegen_target: str = "cython",
-                   resume: bool = False, report: Callable[[str], None] = print) -> dict:
+                   resume: bool = False, report: Callable[[str], None] | None = None) -> dict:
     """Train online on the source's training samples and test per layer; write checkpoint.npz,
     history.json and test_sample.npz into out_dir; return the history (a dict).
 
     With resume=True a checkpoint in out_dir is continued (same settings required).
     """
+    report = report or progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     B = cfg.batch
@@ -288,7 +294,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         done = history["samples_done"]
         history["train"].append({"samples": done, "accuracy": (right / len(truth)).tolist()})
         rate = history["train_time_s"] / done
-        report(f"trained {done}/{total} samples  train accuracy {_fmt(right / len(truth))}  "
+        report(f"trained {done}/{total} samples  accuracy while learning {_fmt(right / len(truth))}  "
                f"{elapsed / len(truth):.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
         if done >= next_eval and done < total:
             acc, _ = evaluate(min(schedule.eval_samples, source.n_test), False)

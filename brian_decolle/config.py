@@ -82,6 +82,7 @@ class NetworkConfig:
     input_shape: tuple[int, int, int] | None = None  # (channels, height, width); needed by conv_layers
     conv_layers: tuple[ConvLayer, ...] = ()  # convolutional layers, before the dense ones
     batch: int = 1                          # replicas sharing every weight (a minibatch)
+    output_layer: bool = False              # the last dense layer is a non-spiking output: its readout is its u
     dynamics: str = "discrete"
     dt_ms: float = 1.0
     # discrete dynamics (decolle-public's LIFLayer)
@@ -132,6 +133,11 @@ class NetworkConfig:
         object.__setattr__(self, "readout_sizes", tuple(sizes))
         for k, n in enumerate(self.readout_sizes):
             _count(f"readout_sizes[{k}]", n)
+        if not isinstance(self.output_layer, bool):
+            raise ConfigError(f"output_layer={self.output_layer!r} must be True or False")
+        if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != self.readout_sizes[-1]):
+            raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
+                              f"{self.layer_sizes!r}, readout_sizes[-1]={self.readout_sizes[-1]}")
         _choice("dynamics", self.dynamics, DYNAMICS)
         _choice("surrogate", self.surrogate, SURROGATES)
         _choice("readout_input", self.readout_input, READOUT_INPUTS)
@@ -223,6 +229,11 @@ class NetworkConfig:
         shapes = (self.input_shape or (self.n_inputs, 1, 1),) + self.layer_shapes()
         fans = [shapes[k][0] * c.kernel ** 2 for k, c in enumerate(self.conv_layers)]
         return tuple(fans) + tuple(math.prod(s) for s in shapes[len(fans):-1])
+
+    def is_output(self, layer: int) -> bool:
+        """Whether layer (1-based) is the non-spiking output layer (decolle-public's with_output_layer):
+        its readout is the identity, y_k = u_k, so dL/du_k = dL/dy_k; no surrogate, no dropout."""
+        return self.output_layer and layer == self.n_layers
 
     def is_shared(self, layer: int) -> bool:
         """Whether layer (1-based) reads its weights from a kernel group (conv layers, or any batch > 1)."""

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classification import Schedule, train_and_test, write_results
+from .classification import Schedule, progress, train_and_test, write_results
 from .config import ConfigError, ConvLayer, NetworkConfig, _choice, _count, _positive
 
 N_CLASSES = 11
@@ -496,8 +496,9 @@ class GestureSamples:
 
 
 def run(cfg: GestureConfig, out_dir, device="cpp_standalone", build_dir=None, codegen_target="cython",
-        resume=False, download=False, report=print) -> dict:
+        resume=False, download=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
+    report = report or progress
     out_dir = Path(out_dir)
     prep = cfg.preprocessing()
     train = GestureFrames(cfg.data_dir, "train", prep, seed=cfg.seed, download=download)

@@ -105,7 +105,7 @@ class DecolleNetwork:
         for layer in self.layer_parts:
             for group in layer.learning_groups():
                 group.lr = self.cfg.lr if learn else 0.0
-            layer.output.p_drop = self.cfg.dropout if learn else 0.0
+            layer.output.p_drop = self.cfg.dropout if learn and layer.dropout else 0.0
         for key, monitor in self.monitors.items():
             monitor.active = key[0] in record
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
@@ -293,6 +293,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         else:
             layer = builder.dense_layer(k, pre)
         layer.readout, layer.readout_synapses = builder.readout(k, layer.output, targets[k])
+        layer.dropout = not cfg.is_output(k + 1)
         builder.population(k, layer.output)
         dn.layer_parts.append(layer)
         dn.layers.append(layer.output)
@@ -343,6 +344,7 @@ class Layer:
     bias: b2.NeuronGroup | None = None
     readout: b2.NeuronGroup | None = None
     readout_synapses: b2.Synapses | None = None
+    dropout: bool = True   # False for the non-spiking output layer, whose readout is its own u
 
     def learning_groups(self):
         return [g for g in (self.output, self.neurons, self.kernel, self.bias) if g is not None and "lr" in g.variables]
@@ -400,9 +402,9 @@ class _Builder:
         group.lr = self.cfg.lr
         group.t_burnin = self.cfg.burnin_ms * b2.ms
 
-    def plastic_output(self, group):
+    def plastic_output(self, group, k):
         """The rule's per-neuron factor err_i on the group the readout reads."""
-        group.p_drop = self.cfg.dropout
+        group.p_drop = 0.0 if self.cfg.is_output(k + 1) else self.cfg.dropout
         group.reg_u = self.cfg.reg_u
         group.reg_rate = self.cfg.reg_rate
         self.scheduled(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
@@ -411,8 +413,10 @@ class _Builder:
     def neuron_model(self, *extra):
         return eq.sections(self.neuron_file)["model"] + eq.sections("sharing.eqs")["position"] + "".join(extra)
 
-    def plasticity_model(self):
-        return (eq.code("plasticity.eqs", "neuron", dsigma=self.surrogate["dsigma"], activation=self.activation)
+    def plasticity_model(self, k):
+        # the output layer's readout is its own u: a = u, da/du = 1
+        dsigma, activation = ("1", "u") if self.cfg.is_output(k + 1) else (self.surrogate["dsigma"], self.activation)
+        return (eq.code("plasticity.eqs", "neuron", dsigma=dsigma, activation=activation)
                 + eq.sections("plasticity.eqs")["schedule"])
 
     def neuron_group(self, n_total, model, n_per_replica, label, namespace=None):
@@ -454,13 +458,13 @@ class _Builder:
         label = f"{self.name}_layer{k + 1}"
         n, fan_in = cfg.output_sizes()[k], cfg.fan_ins()[k]
         group = self.neuron_group(n, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
-                                                       self.plasticity_model(), self.norm_state("norm_b")),
+                                                       self.plasticity_model(k), self.norm_state("norm_b")),
                                   n, label)
         self.initial(group, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n))  # torch's default, whatever the scale
         if cfg.optimiser == "adamax":
             self.initial(group, "norm_b", np.full(n, cfg.adamax_eps))  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
         self.learns(group)
-        self.plastic_output(group)
+        self.plastic_output(group, k)
         self.scheduled(self.optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
 
         # plastic feed-forward synapses, all-to-all with explicit indices so that
@@ -501,10 +505,10 @@ class _Builder:
         shared_bias = eq.sections("sharing.eqs")["shared_bias"]
         n_out = cfg.output_sizes()[k]
         if pool == 1:
-            neurons = self.neuron_group(B * n_units, self.neuron_model(shared_bias, self.plasticity_model()),
+            neurons = self.neuron_group(B * n_units, self.neuron_model(shared_bias, self.plasticity_model(k)),
                                         n_out, label)
             self.learns(neurons)
-            self.plastic_output(neurons)
+            self.plastic_output(neurons, k)
             output = neurons
         else:
             # (the schedule only because every neuron's sample start resets t_sample)
@@ -531,7 +535,7 @@ class _Builder:
                            group, "update", "update")
             self.objects.append(group)
         if pool > 1:
-            output = self.pool_group(neurons, biases, unit_shape, pool, label)
+            output = self.pool_group(k, neurons, biases, unit_shape, pool, label)
 
         self.place(neurons, unit_shape)
         syn = self.connect_shared(label, pre, neurons, kernel, shape, in_shape, unit_shape, where)
@@ -590,7 +594,7 @@ class _Builder:
         for var, values in (("unit", np.arange(n)), ("ch", c), ("row", r), ("col", w)):
             setattr(group, var, np.tile(values, self.cfg.batch))
 
-    def pool_group(self, neurons, biases, unit_shape, pool, label):
+    def pool_group(self, k, neurons, biases, unit_shape, pool, label):
         """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
         traces the next layer reads, and hand their err back to the winning member."""
         cfg, B, nf = self.cfg, self.cfg.batch, self.neuron_file
@@ -598,7 +602,7 @@ class _Builder:
         n_pool = len(members)
         model = (eq.sections("sharing.eqs")["pool"]
                  + "".join(eq.code("sharing.eqs", "pool_member", n=n) for n in range(pool * pool))
-                 + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"] + self.plasticity_model())
+                 + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"] + self.plasticity_model(k))
         group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
                                reset=eq.code("sharing.eqs", "pool_reset"), clock=self.clock, name=f"{label}_pool",
                                namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
@@ -613,7 +617,7 @@ class _Builder:
         self.at_sample_start(eq.code("plasticity.eqs", "schedule_start") + eq.code(nf, "input_sample_start"), group)
         self.scheduled(eq.code(nf, "input_decay"), group, "decay", "decay")
         self.learns(group)
-        self.plastic_output(group)
+        self.plastic_output(group, k)
         maximum = eq.code("sharing.eqs", "pool_start") + "".join(
             eq.code("sharing.eqs", "pool_step", n=n) for n in range(1, pool * pool))
         self.scheduled(maximum, group, "pool", "maximum")
@@ -635,16 +639,21 @@ class _Builder:
             B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]), clock=self.clock,
             name=f"{output.name}_readout",
             namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
+        identity = cfg.is_output(k + 1)
         bound = cfg.readout_amplitude / np.sqrt(n)
-        readout.c = np.tile(_uniform(self.rng, bound, n_out), B)
+        readout.c = 0.0 if identity else np.tile(_uniform(self.rng, bound, n_out), B)
         self.objects.append(readout)
         self.scheduled(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
         rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
                            name=f"{output.name}_readout_synapses")
-        pre, post, _ = _dense_links(n, n_out)
-        i, j = _replicate(pre, n, post, n_out, B)
-        rsyn.connect(i=i, j=j)
-        rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
+        if identity:  # y_k = u_k
+            rsyn.connect(j="i")
+            rsyn.g = 1.0
+        else:
+            pre, post, _ = _dense_links(n, n_out)
+            i, j = _replicate(pre, n, post, n_out, B)
+            rsyn.connect(i=i, j=j)
+            rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
         _move_summed(rsyn, "ysum_post", "readout")
         _move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)

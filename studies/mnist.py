@@ -28,7 +28,7 @@ def main(argv=None):
     d = MnistConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=Help)
     parser.add_argument("--network", choices=sorted(NETWORKS), default=d.network,
-                        help="'paper': conv 16-24-32, 7x7, pools 2,1,2; 'small': conv 8-12, 5x5, pools 2,2")
+                        help="'paper': conv 16-24-32, 7x7, pools 2,1,2, dense non-spiking output; 'small': conv 8-12, 5x5, pools 2,2")
     parser.add_argument("--n-train", type=int, default=d.n_train, help="training digits (multiple of 10)")
     parser.add_argument("--n-test", type=int, default=d.n_test, help="held-out test digits (multiple of 10)")
     parser.add_argument("--mnist-dir", default=None, help="folder of the standard MNIST idx files (optional)")

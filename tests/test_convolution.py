@@ -222,3 +222,38 @@ def test_cuda_standalone_code_for_conv_pool_batch(rng, tmp_path):
                    "decolle_layer1_error", "decolle_layer1_kernel_update", "decolle_layer3_kernel_update",
                    "decolle_layer2_bias_gradient_summed_variable_b_pre"):
         assert any(n.startswith(prefix) for n in names), (prefix, sorted(names))
+
+
+def test_output_layer_learns_its_own_potential(rng):
+    """decolle-public's non-spiking output layer: y = u, and dw_ij = -lr loss'(u_i - yhat_i) p_j exactly."""
+    import jax
+    import jax.numpy as jnp
+
+    cfg = _config(layer_sizes=(4,), output_layer=True, optimiser="sgd", lr=0.05, dropout=0.5, burnin_ms=BURNIN)
+    spikes, targets = _inputs(rng)
+    dn = build_network(cfg, spikes, targets, record_state=("p", "u", "mask"), record_readout=("y", "yhat"))
+    mon = _monitor(dn, dn.synapses[2], ["w"], "out_w")
+    dn.run()
+    np.testing.assert_array_equal(dn.readout(3, "y"), dn.state(3, "u"))
+    assert np.all(dn.state(3, "mask") == 1), "no dropout on the output layer"
+
+    def loss(w, p, b_r, yhat):
+        d = p @ w + b_r - yhat
+        return jnp.mean(jnp.where(jnp.abs(d) < 1, 0.5 * d ** 2, jnp.abs(d) - 0.5))
+
+    w_trace = np.asarray(mon.w).T.reshape(N_STEPS, -1, 4)
+    worst, scale = 0.0, 0.0
+    for t in range(BURNIN, N_STEPS - 1):
+        w = w_trace[t]
+        p_in = dn.state(2, "p")[t]
+        rest = dn.state(3, "u")[t] - p_in @ w
+        g = np.asarray(jax.grad(loss)(w, p_in, rest, dn.readout(3, "yhat")[t]))
+        worst = max(worst, np.abs(w_trace[t + 1] - w + 0.05 * g).max())
+        scale = max(scale, 0.05 * np.abs(g).max())
+    print(f"output layer: max |dw + lr grad| = {worst:.3g}, scale {scale:.3g}")
+    assert scale > 0 and worst <= 1e-9 * max(scale, 1.0)
+
+
+def test_output_layer_needs_a_matching_dense_layer():
+    with pytest.raises(ConfigError, match="output_layer=True"):
+        _config(layer_sizes=(5,), readout_sizes=4, output_layer=True)
