@@ -331,8 +331,9 @@ def write_results(history: dict, out_dir, *, task: str, data: str, synthetic: bo
         "training_samples": done, "batch": history["settings"]["network"]["batch"],
         "final_test": {"n_test": final["n_test"], "accuracy_per_layer": final["accuracy"],
                        "error_per_layer": [1 - a for a in final["accuracy"]]},
-        "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"]}
-                        for e in evals],
+        # Table 1 form: test error per layer against training sample iterations
+        "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"],
+                         "error_per_layer": [1 - a for a in e["accuracy"]]} for e in evals],
         "wall_time_s": round(wall_time_s, 1),
         "train_time_s_per_sample": round(history["train_time_s"] / max(done, 1), 4),
         "test_time_s": round(history["test_time_s"], 1),
