@@ -427,6 +427,7 @@ class GestureConfig:
     frames: str = "counts"
     train_samples: int = 1077          # training sample iterations (1077 = one pass over the real set)
     batch: int = 1
+    optimiser: str = "adamax"
     lr: float = 3.6e-4                 # decolle-public's DVS Gesture setting (Adamax)
     dropout: float = 0.5
     weight_scale: float = 1.0
@@ -462,7 +463,8 @@ class GestureConfig:
         return NetworkConfig(
             n_inputs=int(np.prod(shape)), input_shape=shape, conv_layers=NETWORKS[self.network], layer_sizes=(),
             readout_sizes=N_CLASSES, batch=self.batch, random_tau=True, tau_range_ms=self.tau_range_ms,
-            w_rp=1.0, alpha_r=float(np.exp(-1.0 / self.tau_ref_ms)), optimiser="adamax", loss="smooth_l1",
+            w_rp=1.0, alpha_r=float(np.exp(-1.0 / self.tau_ref_ms)), optimiser=self.optimiser,
+            loss="smooth_l1",
             lr=self.lr, dropout=self.dropout, weight_scale=self.weight_scale,
             readout_amplitude=self.readout_amplitude, burnin_ms=self.burnin_ms, seed=self.seed)
 

@@ -272,6 +272,7 @@ class MnistConfig:
     n_test: int = 1000
     train_samples: int = 4000          # training sample iterations (4000 = one pass over the train set)
     batch: int = 1                     # replicas sharing the weights (the paper: minibatches of 64)
+    optimiser: str = "adamax"
     lr: float = 1e-3
     dropout: float = 0.5
     weight_scale: float = 8.0          # w ~ U(+-scale/sqrt(fan_in)): Poisson inputs of <= 50 Hz are sparse
@@ -304,7 +305,8 @@ class MnistConfig:
         return NetworkConfig(
             n_inputs=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], input_shape=(1, *IMAGE_SHAPE),
             conv_layers=NETWORKS[self.network][0], layer_sizes=(N_CLASSES,) if NETWORKS[self.network][1] else (),
-            output_layer=NETWORKS[self.network][1], readout_sizes=N_CLASSES, batch=self.batch, optimiser="adamax", loss="smooth_l1",
+            output_layer=NETWORKS[self.network][1], readout_sizes=N_CLASSES, batch=self.batch,
+            optimiser=self.optimiser, loss="smooth_l1",
             lr=self.lr, dropout=self.dropout, weight_scale=self.weight_scale,
             readout_amplitude=self.readout_amplitude, burnin_ms=self.burnin_ms, seed=self.seed)
 

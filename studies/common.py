@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from brian_decolle import devices
+from brian_decolle.config import OPTIMISERS
 
 
 class Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -15,7 +16,8 @@ def add_training_options(parser, defaults, out, seed_help):
     parser.add_argument("--train-samples", type=int, default=defaults.train_samples,
                         help="training sample iterations")
     parser.add_argument("--batch", type=int, default=defaults.batch, help="replicas sharing the weights (minibatch)")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="Adamax learning rate")
+    parser.add_argument("--optimiser", choices=OPTIMISERS, default=defaults.optimiser)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
     parser.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout of the readout inputs")
     parser.add_argument("--weight-scale", type=float, default=defaults.weight_scale,
                         help="initial weights ~ U(+-scale/sqrt(fan_in))")
@@ -35,9 +37,9 @@ def add_training_options(parser, defaults, out, seed_help):
 
 def training_settings(args) -> dict:
     """The config fields add_training_options fills."""
-    return {"train_samples": args.train_samples, "batch": args.batch, "lr": args.lr, "dropout": args.dropout,
-            "weight_scale": args.weight_scale, "eval_every": args.eval_every, "eval_samples": args.eval_samples,
-            "checkpoint_every": args.checkpoint_every, "seed": args.seed}
+    names = ("train_samples", "batch", "optimiser", "lr", "dropout", "weight_scale", "eval_every", "eval_samples",
+             "checkpoint_every", "seed")
+    return {name: getattr(args, name) for name in names}
 
 
 def run_options(args) -> dict:
