@@ -60,9 +60,9 @@ def main():
                 if kind == "train":
                     state = new_state
     per_run = schedule.windows()
-    n_connections = sum(c.channels * s[0] * c.kernel ** 2 * math.prod(o[1:])
-                        for c, s, o in zip(cfg.conv_layers, ((cfg.input_shape,) + cfg.layer_shapes())[:-1],
-                                           _unit_shapes(cfg)))
+    in_shapes = ((cfg.input_shape,) + cfg.layer_shapes())[:len(cfg.conv_layers)]
+    n_connections = sum(c.channels * s[0] * c.kernel ** 2 * math.prod(c.unit_shape(s)[1:])
+                        for c, s in zip(cfg.conv_layers, in_shapes))
     result = {
         "task": args.task, "network": args.network, "device": args.device, "batch": cfg.batch,
         "layer_shapes": cfg.layer_shapes(), "forward_connections_per_replica_upper_bound": n_connections,
@@ -75,16 +75,6 @@ def main():
         "repeats": args.repeats,
     }
     print(json.dumps(result, indent=2))
-
-
-def _unit_shapes(cfg):
-    """(channels, h, w) of each conv layer's units before pooling."""
-    shape, out = cfg.input_shape, []
-    for conv in cfg.conv_layers:
-        h, w = (s + 2 * conv.padding - conv.kernel + 1 for s in shape[1:])
-        out.append((conv.channels, h, w))
-        shape = conv.output_shape(shape)
-    return out
 
 
 if __name__ == "__main__":

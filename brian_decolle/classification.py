@@ -21,6 +21,7 @@ checkpoint was written.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import math
@@ -133,8 +134,8 @@ class OnlineClassifier:
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")
         first = self.first_recorded + (self.n_raster - self.n_membrane) // 2
-        self.membrane = b2.StateMonitor(out, "u", record=list(range(first, first + self.n_membrane)), when="end", order=6,
-                                        clock=dn.inputs.clock, name="decolle_membrane")
+        self.membrane = b2.StateMonitor(out, "u", record=list(range(first, first + self.n_membrane)), when="end",
+                                        order=6, clock=dn.inputs.clock, name="decolle_membrane")
         dn.network.add(self.raster, self.membrane)
         self.dn = dn
 
@@ -263,6 +264,11 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         history["evaluations"].append({"samples": 0, "n_test": min(schedule.eval_samples, source.n_test),
                                        "accuracy": acc.tolist()})
         report(f"before training: test accuracy per layer {_fmt(acc)}")
+    @functools.lru_cache(maxsize=2)
+    def epoch_order(epoch):
+        """The order of the training samples in one pass over them (a function of seed and epoch)."""
+        return np.random.default_rng([schedule.seed, epoch]).permutation(source.n_train)
+
     while history["runs_done"] < n_runs:
         run_index = history["runs_done"]
         start = time.perf_counter()
@@ -275,7 +281,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
             for b in range(B):
                 k = run_index * per_run + w * B + b  # global training sample number
                 epoch, position = divmod(k, source.n_train)
-                index = int(np.random.default_rng([schedule.seed, epoch]).permutation(source.n_train)[position])
+                index = int(epoch_order(epoch)[position])
                 x, label = source.train_sample(index, length, seed=schedule.seed * 1_000_003 + k)
                 spikes[offset:offset + length, b] = x
                 labels[offset:offset + length, b] = label

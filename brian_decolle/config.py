@@ -61,11 +61,15 @@ class ConvLayer:
         if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
             raise ConfigError(f"conv padding={self.padding!r} must be an integer >= 0")
 
+    def unit_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(channels, height, width) of the convolution's neurons, before the pool."""
+        _, h, w = in_shape
+        return self.channels, h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1
+
     def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(channels, height, width) after the convolution and the pool (torch's floor)."""
-        _, h, w = in_shape
-        h, w = h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1
-        return self.channels, h // self.pool, w // self.pool
+        c, h, w = self.unit_shape(in_shape)
+        return c, h // self.pool, w // self.pool
 
 
 @dataclass(frozen=True)

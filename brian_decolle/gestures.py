@@ -484,6 +484,8 @@ class GestureSamples:
         self.train, self.test = train, test
         self.n_train = len(train)
         self.n_test = len(test) if n_test is None else min(n_test, len(test))
+        # spread over users and classes: the recordings are sorted by (user, lighting, label)
+        self.test_order = np.random.default_rng(0).permutation(len(test))
 
     def train_sample(self, index, n_steps, seed):
         longest_start = max(int(self.train.n_frames[index]) - n_steps, 0)
@@ -491,9 +493,7 @@ class GestureSamples:
         return self.train.window(index, start, n_steps).reshape(n_steps, -1), int(self.train.labels[index])
 
     def test_sample(self, index, n_steps):
-        # spread over users and classes: the recordings are sorted by (user, lighting, label)
-        order = np.random.default_rng(0).permutation(len(self.test))
-        i = int(order[index])
+        i = int(self.test_order[index])
         return self.test.window(i, 0, n_steps).reshape(n_steps, -1), int(self.test.labels[i])
 
 

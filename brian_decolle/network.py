@@ -347,7 +347,8 @@ class Layer:
     dropout: bool = True   # False for the non-spiking output layer, whose readout is its own u
 
     def learning_groups(self):
-        return [g for g in (self.output, self.neurons, self.kernel, self.bias) if g is not None and "lr" in g.variables]
+        groups = (self.output, self.neurons, self.kernel, self.bias)
+        return [g for g in groups if g is not None and "lr" in g.variables]
 
 
 class _Builder:
@@ -462,7 +463,8 @@ class _Builder:
                                   n, label)
         self.initial(group, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n))  # torch's default, whatever the scale
         if cfg.optimiser == "adamax":
-            self.initial(group, "norm_b", np.full(n, cfg.adamax_eps))  # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
+            # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
+            self.initial(group, "norm_b", np.full(n, cfg.adamax_eps))
         self.learns(group)
         self.plastic_output(group, k)
         self.scheduled(self.optimiser_code("b", "err", "lr", "learning", "norm_b"), group, "update", "bias_update")
@@ -471,7 +473,8 @@ class _Builder:
         # standalone devices know their number before the run
         syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
                           clock=self.clock, name=f"{label}_synapses", namespace=dict(self.adamax))
-        syn.connect(i=np.repeat(np.arange(fan_in), n), j=np.tile(np.arange(n), fan_in))
+        i, j = _dense_links(fan_in, n)
+        syn.connect(i=i, j=j)
         self.initial(syn, "w", _uniform(self.rng, cfg.weight_scale[k] / np.sqrt(fan_in), fan_in * n))
         if cfg.optimiser == "adamax":
             self.initial(syn, "norm", np.full(fan_in * n, cfg.adamax_eps))
@@ -497,7 +500,7 @@ class _Builder:
             shape = conv
             where = ("ch_pre", "row_pre", "col_pre")
             pool = conv.pool
-        unit_shape = shape.output_shape(in_shape)[0], *(s + 2 * shape.padding - shape.kernel + 1 for s in in_shape[1:])
+        unit_shape = shape.unit_shape(in_shape)
         n_units, n_biases = math.prod(unit_shape), shape.channels
         unit_bias = np.repeat(np.arange(shape.channels), n_units // shape.channels)
 
@@ -517,7 +520,8 @@ class _Builder:
                 n_units, label)
 
         # kernel and bias groups: one unit per shared value, each with the learning schedule
-        kernel = b2.NeuronGroup(in_shape[0] * shape.channels * shape.kernel ** 2, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
+        kernel = b2.NeuronGroup(in_shape[0] * shape.channels * shape.kernel ** 2,
+                                eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
                                 + eq.sections("plasticity.eqs")["schedule"], clock=self.clock,
                                 name=f"{label}_kernel", namespace=dict(self.adamax))
         biases = b2.NeuronGroup(n_biases, eq.sections("sharing.eqs")["bias_unit"] + self.norm_state("norm")
@@ -650,7 +654,7 @@ class _Builder:
             rsyn.connect(j="i")
             rsyn.g = 1.0
         else:
-            pre, post, _ = _dense_links(n, n_out)
+            pre, post = _dense_links(n, n_out)
             i, j = _replicate(pre, n, post, n_out, B)
             rsyn.connect(i=i, j=j)
             rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
@@ -681,10 +685,8 @@ _PARAM = {True: "w", False: "b"}
 
 
 def _dense_links(n_pre, n_post):
-    """All-to-all: (pre, post, weight index) with weights laid out as (n_pre, n_post)."""
-    pre = np.repeat(np.arange(n_pre), n_post)
-    post = np.tile(np.arange(n_post), n_pre)
-    return pre, post, pre * n_post + post
+    """All-to-all connections (pre, post), ordered as weights laid out (n_pre, n_post)."""
+    return np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
 
 
 def _pool_windows(unit_shape, pool):
