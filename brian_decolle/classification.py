@@ -34,7 +34,7 @@ import brian2 as b2
 import numpy as np
 
 from . import devices
-from .config import ConfigError, NetworkConfig, _count
+from .config import ConfigError, NetworkConfig, check_count
 from .network import build_network
 
 CHECKPOINT = "checkpoint.npz"
@@ -74,7 +74,7 @@ class Schedule:
     def __post_init__(self):
         for name in ("train_steps", "test_steps", "train_samples", "eval_every", "eval_samples",
                      "checkpoint_every", "n_raster"):
-            _count(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         if not isinstance(self.burnin_steps, int) or not 0 <= self.burnin_steps < self.train_steps:
             raise ConfigError(f"burnin_steps={self.burnin_steps!r} must be an integer in [0, train_steps="
                               f"{self.train_steps})")

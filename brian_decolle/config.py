@@ -20,27 +20,27 @@ class ConfigError(ValueError):
     """A parameter has a value the model cannot use."""
 
 
-def _choice(name: str, value, allowed) -> None:
+def check_choice(name: str, value, allowed) -> None:
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
 
 
-def _positive(name: str, value) -> None:
+def check_positive(name: str, value) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name}={value!r} must be a positive number")
 
 
-def _non_negative(name: str, value) -> None:
+def check_non_negative(name: str, value) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name}={value!r} must be a number >= 0")
 
 
-def _decay(name: str, value) -> None:
+def check_decay(name: str, value) -> None:
     if not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"{name}={value!r} must lie in (0, 1): it is exp(-dt/tau) for a positive tau")
 
 
-def _count(name: str, value) -> None:
+def check_count(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} must be a positive integer")
 
@@ -57,7 +57,7 @@ class ConvLayer:
 
     def __post_init__(self):
         for name in ("channels", "kernel", "pool"):
-            _count(f"conv {name}", getattr(self, name))
+            check_count(f"conv {name}", getattr(self, name))
         if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
             raise ConfigError(f"conv padding={self.padding!r} must be an integer >= 0")
 
@@ -118,15 +118,15 @@ class NetworkConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _count("n_inputs", self.n_inputs)
-        _count("batch", self.batch)
+        check_count("n_inputs", self.n_inputs)
+        check_count("batch", self.batch)
         self._check_convolutions()
         if not isinstance(self.layer_sizes, (tuple, list)) or len(self.layer_sizes) + len(self.conv_layers) == 0:
             raise ConfigError(f"layer_sizes={self.layer_sizes!r} must be a sequence of positive integers, "
                               "non-empty unless conv_layers are given")
         object.__setattr__(self, "layer_sizes", tuple(self.layer_sizes))
         for k, n in enumerate(self.layer_sizes):
-            _count(f"layer_sizes[{k}]", n)
+            check_count(f"layer_sizes[{k}]", n)
         sizes = self.readout_sizes
         if isinstance(sizes, int) and not isinstance(sizes, bool):
             sizes = (sizes,) * self.n_layers
@@ -136,30 +136,30 @@ class NetworkConfig:
                 f"({self.n_layers} layers)")
         object.__setattr__(self, "readout_sizes", tuple(sizes))
         for k, n in enumerate(self.readout_sizes):
-            _count(f"readout_sizes[{k}]", n)
+            check_count(f"readout_sizes[{k}]", n)
         if not isinstance(self.output_layer, bool):
             raise ConfigError(f"output_layer={self.output_layer!r} must be True or False")
         if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != self.readout_sizes[-1]):
             raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
                               f"{self.layer_sizes!r}, readout_sizes[-1]={self.readout_sizes[-1]}")
-        _choice("dynamics", self.dynamics, DYNAMICS)
-        _choice("surrogate", self.surrogate, SURROGATES)
-        _choice("readout_input", self.readout_input, READOUT_INPUTS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("optimiser", self.optimiser, OPTIMISERS)
-        _positive("dt_ms", self.dt_ms)
+        check_choice("dynamics", self.dynamics, DYNAMICS)
+        check_choice("surrogate", self.surrogate, SURROGATES)
+        check_choice("readout_input", self.readout_input, READOUT_INPUTS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("optimiser", self.optimiser, OPTIMISERS)
+        check_positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
-            _decay(name, getattr(self, name))
+            check_decay(name, getattr(self, name))
         scales = self.weight_scale
         if isinstance(scales, (int, float)) and not isinstance(scales, bool):
             scales = (scales,) * self.n_layers
         if not isinstance(scales, (tuple, list)) or len(scales) != self.n_layers:
             raise ConfigError(f"weight_scale={self.weight_scale!r} must be one positive number or one per layer")
         for k, scale in enumerate(scales):
-            _positive(f"weight_scale[{k}]", scale)
+            check_positive(f"weight_scale[{k}]", scale)
         object.__setattr__(self, "weight_scale", tuple(scales))
         for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
             raise ConfigError("tau_mem_ms must differ from tau_syn_ms: epsilon(t) of Eq. 1 divides by "
                               "1 - tau_syn/tau_mem")
@@ -169,8 +169,8 @@ class NetworkConfig:
             raise ConfigError(f"tau_range_ms={lo_hi!r} must be (low, high) with 0 < low < high")
         object.__setattr__(self, "tau_range_ms", tuple(lo_hi))
         for name in ("w_rp", "lr", "reg_u", "reg_rate", "u_offset", "rate_target", "burnin_ms"):
-            _non_negative(name, getattr(self, name))
-        _decay("adamax_decay", self.adamax_decay)
+            check_non_negative(name, getattr(self, name))
+        check_decay("adamax_decay", self.adamax_decay)
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:

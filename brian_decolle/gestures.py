@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .classification import Schedule, progress, train_and_test, write_results
-from .config import ConfigError, ConvLayer, NetworkConfig, _choice, _count, _positive
+from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 
 N_CLASSES = 11
 SENSOR = (128, 128, 2)          # DVS128: width, height, polarities (tonic's sensor_size)
@@ -65,7 +65,7 @@ def check_data_dir(data_dir: str | os.PathLike, split: str) -> None:
     Mirrors tonic's own test: the archive file exists and the extracted folder
     holds at least 100 .npy files.
     """
-    _choice("split", split, SPLITS)
+    check_choice("split", split, SPLITS)
     data_dir = Path(data_dir)
     root = data_dir / "DVSGesture"
     archive = root / f"{_ARCHIVES[split]}.tar.gz"
@@ -107,14 +107,14 @@ class GesturePreprocessing:
     test_window_ms: float = 1800.0      # first part of each test recording
 
     def __post_init__(self):
-        _choice("frames", self.frames, FRAMES)
-        _count("downsample", self.downsample)
+        check_choice("frames", self.frames, FRAMES)
+        check_count("downsample", self.downsample)
         if SENSOR[0] % self.downsample:
             # powers of two only: tonic pools by multiplying with 1/downsample, exact only for those
             raise ConfigError(f"downsample={self.downsample!r} must divide {SENSOR[0]} (1, 2, 4, 8, ...)")
-        _positive("dt_ms", self.dt_ms)
+        check_positive("dt_ms", self.dt_ms)
         for name in ("train_window_ms", "test_window_ms"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
             if getattr(self, name) < self.dt_ms:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be at least dt_ms={self.dt_ms!r}")
 
@@ -125,7 +125,7 @@ class GesturePreprocessing:
         return SENSOR[2], side, side
 
     def n_steps(self, split: str) -> int:
-        _choice("split", split, SPLITS)
+        check_choice("split", split, SPLITS)
         window = self.train_window_ms if split == "train" else self.test_window_ms
         return int(round(window / self.dt_ms))
 
@@ -360,10 +360,10 @@ def write_synthetic_gestures(root: str | os.PathLike, *, seed: int = 0,
     (seed, user, k, label). Durations are drawn uniformly from duration_ms.
     Refuses to write into a DVSGesture/ folder that is not synthetic.
     """
-    _count("lightings", lightings)
-    _positive("events_per_second", events_per_second)
+    check_count("lightings", lightings)
+    check_positive("events_per_second", events_per_second)
     lo, hi = duration_ms
-    _positive("duration_ms[0]", lo)
+    check_positive("duration_ms[0]", lo)
     if not hi >= lo:
         raise ConfigError(f"duration_ms={duration_ms!r} must be (shortest, longest)")
     if not 0 <= noise_fraction < 1:
@@ -444,13 +444,13 @@ class GestureConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _choice("network", self.network, tuple(NETWORKS))
+        check_choice("network", self.network, tuple(NETWORKS))
         for name in ("train_samples", "batch", "eval_every", "eval_samples", "checkpoint_every"):
-            _count(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         if self.n_test is not None:
-            _count("n_test", self.n_test)
+            check_count("n_test", self.n_test)
         for name in ("lr", "weight_scale", "readout_amplitude", "tau_ref_ms"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         self.preprocessing()
         self.schedule()
         self.network_config()

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .classification import Schedule, progress, train_and_test, write_results
-from .config import ConfigError, ConvLayer, NetworkConfig, _count, _positive
+from .config import ConfigError, ConvLayer, NetworkConfig, check_count, check_positive
 
 PRESENTATION_MS = 500.0        # training digits (paper Sec. 4.2)
 TEST_PRESENTATION_MS = 1000.0  # test digits
@@ -173,7 +173,7 @@ def load_split(mnist_dir: str | os.PathLike | None = None, n_train: int | None =
     _check_seed(seed)
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if n is not None:
-            _count(name, n)
+            check_count(name, n)
     if mnist_dir is not None:
         sets = []
         for split, name, n in (("train", "n_train", n_train), ("test", "n_test", n_test)):
@@ -221,9 +221,9 @@ def poisson_spikes(images, n_steps: int, max_rate_hz: float = MAX_RATE_HZ, dt_ms
     x * max_rate_hz. ``images`` must lie in [0, 1]; ``rng`` is a Generator or
     a seed, required so that a study's input is always reproducible.
     """
-    _count("n_steps", n_steps)
-    _positive("max_rate_hz", max_rate_hz)
-    _positive("dt_ms", dt_ms)
+    check_count("n_steps", n_steps)
+    check_positive("max_rate_hz", max_rate_hz)
+    check_positive("dt_ms", dt_ms)
     p_max = max_rate_hz * dt_ms * 1e-3
     if p_max >= 1:
         raise ConfigError(f"max_rate_hz * dt_ms / 1000 = {max_rate_hz} * {dt_ms} / 1000 = {p_max:g} must be < 1: "
@@ -293,9 +293,9 @@ class MnistConfig:
                               f"{', '.join(map(repr, NETWORKS))}")
         for name in ("n_train", "n_test", "train_samples", "batch", "eval_every", "eval_samples",
                      "checkpoint_every"):
-            _count(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         for name in ("train_ms", "test_ms", "max_rate_hz", "lr", "weight_scale", "readout_amplitude"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.mnist_dir is not None and not Path(self.mnist_dir).is_dir():
             raise ConfigError(f"mnist_dir={self.mnist_dir!r} is not a folder; it must hold {_LAYOUT}")
         self.schedule()

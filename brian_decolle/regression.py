@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import devices
-from .config import ConfigError, NetworkConfig, _count, _positive
+from .config import ConfigError, NetworkConfig, check_count, check_positive
 from .network import build_network
 
 RECORDED_STATES = ("u", "p", "sg", "m", "err")
@@ -48,9 +48,9 @@ class RegressionConfig:
 
     def __post_init__(self):
         for name in ("n_inputs", "n_neurons", "epochs", "n_recorded"):
-            _count(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         for name in ("input_rate_hz", "duration_ms", "fast_hz", "slow_hz"):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.input_rate_hz >= 1000:
             raise ConfigError(f"input_rate_hz={self.input_rate_hz!r} must stay below 1000 Hz (one spike per 1 ms step)")
         self.network_config()  # validates the network settings too
