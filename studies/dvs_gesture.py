@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for figures/
 
 from brian_decolle import ConfigError  # noqa: E402
-from brian_decolle.gestures import (FRAMES, NETWORKS, GestureConfig, GesturePreprocessing, is_synthetic,  # noqa: E402
-                                    run, write_synthetic_gestures)
+from brian_decolle.data.gestures import FRAMES, GesturePreprocessing, is_synthetic  # noqa: E402
+from brian_decolle.data.synthetic_gestures import write_synthetic_gestures  # noqa: E402
+from brian_decolle.gestures import NETWORKS, GestureConfig, run  # noqa: E402
 from figures.classification import plot_all  # noqa: E402
 from studies.common import Help, add_training_options, finish, run_options, training_settings  # noqa: E402
 

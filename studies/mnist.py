@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for figures/
 
 from brian_decolle import ConfigError  # noqa: E402
-from brian_decolle.mnist import IMAGE_SHAPE, NETWORKS, MnistConfig, run  # noqa: E402
+from brian_decolle.data.mnist import IMAGE_SHAPE  # noqa: E402
+from brian_decolle.mnist import NETWORKS, MnistConfig, run  # noqa: E402
 from figures.classification import plot_all  # noqa: E402
 from studies.common import Help, add_training_options, finish, run_options, training_settings  # noqa: E402
 

@@ -10,8 +10,9 @@ import pytest
 tonic = pytest.importorskip("tonic", reason="the gesture data needs tonic (pip install tonic==1.7.0)")
 
 from brian_decolle.config import ConfigError  # noqa: E402
-from brian_decolle.gestures import (  # noqa: E402
-    GestureFrames, GesturePreprocessing, check_data_dir, is_synthetic, write_synthetic_gestures)
+from brian_decolle.data.gestures import (  # noqa: E402
+    GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir, is_synthetic, random_window_start)
+from brian_decolle.data.synthetic_gestures import write_synthetic_gestures  # noqa: E402
 
 # The smallest set tonic accepts: 5 users x 2 lightings x 11 classes = 110 >= 100 files per split,
 # recordings just longer than the 1800 ms test window.
@@ -121,6 +122,22 @@ def test_train_windows_are_random_and_repeat_with_the_seed(data_dir, train):
     x, _ = b.batch([108, 109])                             # batches draw from the same sequence
     assert np.array_equal(x[1], a.window(109, starts[109]))
     assert [c.window_start(i) for i in range(len(c))] != starts
+
+
+def test_study_and_dataset_draw_training_windows_with_the_shared_function(data_dir, train, test_set):
+    samples = GestureSamples(train, test_set)
+    starts = []
+    for i, seed in ((0, 0), (1, 5), (42, 1_000_003), (107, 12345)):
+        start = random_window_start(train.n_frames[i], 200, seed)
+        x, label = samples.train_sample(i, 200, seed)        # the study's per-sample seed
+        assert x.shape == (200, 2 * 32 * 32) and label == train.labels[i]
+        assert np.array_equal(x, train.window(i, start, 200).reshape(200, -1))
+        starts.append(start)
+    assert len(set(starts)) > 1 and 0 <= min(starts) and max(starts) <= min(train.n_frames) - 200
+    fresh = GestureFrames(data_dir, "train", seed=9)          # the dataset's own seeded sequence of draws
+    rng = np.random.default_rng(9)
+    assert [fresh.window_start(i) for i in range(5)] == [random_window_start(fresh.n_frames[i], 500, rng)
+                                                          for i in range(5)]
 
 
 def test_binary_frames_clip_the_counts(data_dir, test_set):

