@@ -47,29 +47,93 @@ def check_count(name: str, value) -> None:
 
 @dataclass(frozen=True)
 class ConvLayer:
-    """A convolutional DECOLLE layer: channels x kernel x kernel kernels, stride 1,
-    zero padding, then an optional pool x pool max-pool on the membrane potential."""
+    """A convolutional DECOLLE layer: channels x kernel x kernel kernels moved by
+    ``stride``, zero padding, then an optional pool x pool max-pool on the membrane potential."""
 
     channels: int
     kernel: int = 7
     padding: int = 0
     pool: int = 1
+    stride: int = 1
 
     def __post_init__(self):
-        for name in ("channels", "kernel", "pool"):
+        for name in ("channels", "kernel", "pool", "stride"):
             check_count(f"conv {name}", getattr(self, name))
         if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
             raise ConfigError(f"conv padding={self.padding!r} must be an integer >= 0")
 
     def unit_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        """(channels, height, width) of the convolution's neurons, before the pool."""
+        """(channels, height, width) of the convolution's neurons, before the pool (torch's formula)."""
         _, h, w = in_shape
-        return self.channels, h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1
+        side = lambda n: (n + 2 * self.padding - self.kernel) // self.stride + 1  # noqa: E731
+        return self.channels, side(h), side(w)
 
-    def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        """(channels, height, width) after the convolution and the pool (torch's floor)."""
-        c, h, w = self.unit_shape(in_shape)
-        return c, h // self.pool, w // self.pool
+
+KINDS = ("conv", "dense", "output")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Everything about one layer, computed once from the NetworkConfig; every other
+    module reads these records instead of recomputing shapes or indices.
+
+    Shapes are (channels, height, width) per replica; a dense layer is (n, 1, 1).
+    A dense layer is a 1x1 "convolution" of its flattened input (kernel 1, stride 1).
+    """
+
+    index: int                          # 1-based, as the Brian2 names layerN_...
+    kind: str                           # 'conv', 'dense', or 'output' (non-spiking, y = u)
+    input_shape: tuple[int, int, int]   # what the layer reads
+    unit_shape: tuple[int, int, int]    # its integrating neurons (before the max-pool)
+    output_shape: tuple[int, int, int]  # what the readout and the next layer see (after the pool)
+    fan_in: int                         # inputs per neuron
+    kernel: int
+    stride: int
+    padding: int
+    pool: int
+    bias: bool                          # learned bias on or off
+    shared: bool                        # weights live in a kernel group (conv, or batch > 1)
+    readout_size: int
+    dropout: float                      # dropout of the readout input (0 for the output layer)
+    weight_scale: float                 # w ~ U(+-weight_scale/sqrt(fan_in))
+    alpha: float                        # discrete decays of p, q, r per step
+    alpha_s: float
+    alpha_r: float
+    tau_mem_ms: float                   # continuous time constants
+    tau_syn_ms: float
+    tau_ref_ms: float
+
+    @property
+    def n_inputs(self) -> int:
+        return math.prod(self.input_shape)
+
+    @property
+    def n_units(self) -> int:
+        return math.prod(self.unit_shape)
+
+    @property
+    def n_outputs(self) -> int:
+        return math.prod(self.output_shape)
+
+    @property
+    def channels(self) -> int:
+        return self.unit_shape[0]
+
+    @property
+    def is_output(self) -> bool:
+        """The non-spiking output layer (decolle-public's with_output_layer): its readout is
+        the identity, y_k = u_k, so dL/du_k = dL/dy_k; no surrogate, no dropout."""
+        return self.kind == "output"
+
+    @property
+    def is_conv(self) -> bool:
+        return self.kind == "conv"
+
+    @property
+    def n_kernel(self) -> int:
+        """Shared weights: in channels x out channels x kernel x kernel (dense: n_in x n_out)."""
+        return self.n_inputs * self.channels if not self.is_conv else \
+            self.input_shape[0] * self.channels * self.kernel ** 2
 
 
 @dataclass(frozen=True)
@@ -115,7 +179,9 @@ class NetworkConfig:
     u_offset: float = 0.01
     rate_target: float = 0.1
     burnin_ms: float = 0.0
-    seed: int = 0
+    bias: bool | tuple[bool, ...] = True    # learned biases on or off; one or per layer
+    seed: int = 0                           # initial values (weights, readouts, time constants)
+    layers: tuple[LayerSpec, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         check_count("n_inputs", self.n_inputs)
@@ -127,18 +193,10 @@ class NetworkConfig:
         object.__setattr__(self, "layer_sizes", tuple(self.layer_sizes))
         for k, n in enumerate(self.layer_sizes):
             check_count(f"layer_sizes[{k}]", n)
-        sizes = self.readout_sizes
-        if isinstance(sizes, int) and not isinstance(sizes, bool):
-            sizes = (sizes,) * self.n_layers
-        if not isinstance(sizes, (tuple, list)) or len(sizes) != self.n_layers:
-            raise ConfigError(
-                f"readout_sizes={self.readout_sizes!r} must be one positive integer or one per layer "
-                f"({self.n_layers} layers)")
-        object.__setattr__(self, "readout_sizes", tuple(sizes))
-        for k, n in enumerate(self.readout_sizes):
-            check_count(f"readout_sizes[{k}]", n)
-        if not isinstance(self.output_layer, bool):
-            raise ConfigError(f"output_layer={self.output_layer!r} must be True or False")
+        object.__setattr__(self, "readout_sizes",
+                           per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int))
+        check_bool("output_layer", self.output_layer)
+        object.__setattr__(self, "bias", per_layer("bias", self.bias, self.n_layers, check_bool, bool))
         if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != self.readout_sizes[-1]):
             raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
                               f"{self.layer_sizes!r}, readout_sizes[-1]={self.readout_sizes[-1]}")
@@ -150,14 +208,8 @@ class NetworkConfig:
         check_positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
             check_decay(name, getattr(self, name))
-        scales = self.weight_scale
-        if isinstance(scales, (int, float)) and not isinstance(scales, bool):
-            scales = (scales,) * self.n_layers
-        if not isinstance(scales, (tuple, list)) or len(scales) != self.n_layers:
-            raise ConfigError(f"weight_scale={self.weight_scale!r} must be one positive number or one per layer")
-        for k, scale in enumerate(scales):
-            check_positive(f"weight_scale[{k}]", scale)
-        object.__setattr__(self, "weight_scale", tuple(scales))
+        object.__setattr__(self, "weight_scale",
+                           per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive))
         for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
             check_positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
@@ -175,6 +227,7 @@ class NetworkConfig:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be an integer >= 0")
+        object.__setattr__(self, "layers", self._layer_specs())
 
     def _check_convolutions(self) -> None:
         layers = self.conv_layers
@@ -183,8 +236,8 @@ class NetworkConfig:
         try:
             layers = tuple(c if isinstance(c, ConvLayer) else ConvLayer(**c) for c in layers)
         except TypeError as exc:
-            raise ConfigError(f"conv_layers={self.conv_layers!r}: each needs channels, kernel, padding, pool "
-                              f"({exc})") from None
+            raise ConfigError(f"conv_layers={self.conv_layers!r}: each needs channels, kernel, padding, pool, "
+                              f"stride ({exc})") from None
         object.__setattr__(self, "conv_layers", layers)
         shape = self.input_shape
         if shape is None:
@@ -198,59 +251,84 @@ class NetworkConfig:
         object.__setattr__(self, "input_shape", shape)
         if math.prod(shape) != self.n_inputs:
             raise ConfigError(f"input_shape={shape} holds {math.prod(shape)} inputs but n_inputs={self.n_inputs}")
-        if layers and self.dynamics != "discrete":
-            raise ConfigError(f"conv_layers need dynamics='discrete', not {self.dynamics!r}")
         for k, conv in enumerate(layers):
             _, h, w = shape
             size = min(h, w) + 2 * conv.padding
             if conv.kernel > size:
                 raise ConfigError(f"conv_layers[{k}] kernel={conv.kernel} is larger than its padded input "
                                   f"{shape[1]}x{shape[2]} (+2x padding {conv.padding}); allowed: kernel <= {size}")
-            if conv.pool > size - conv.kernel + 1:
+            side = min(conv.unit_shape(shape)[1:])
+            if conv.pool > side:
                 raise ConfigError(f"conv_layers[{k}] pool={conv.pool} is larger than its "
-                                  f"{size - conv.kernel + 1}-wide output; allowed: pool <= {size - conv.kernel + 1}")
-            shape = conv.output_shape(shape)
+                                  f"{side}-wide output; allowed: pool <= {side}")
+            c, uh, uw = conv.unit_shape(shape)
+            shape = (c, uh // conv.pool, uw // conv.pool)
+
+    def _layer_specs(self) -> tuple[LayerSpec, ...]:
+        """One record per layer, conv layers first (see LayerSpec)."""
+        specs = []
+        shape = self.input_shape or (self.n_inputs, 1, 1)
+        n_conv = len(self.conv_layers)
+        plans = [(c.channels, c.kernel, c.padding, c.pool, c.stride) for c in self.conv_layers] \
+            + [(n, 1, 0, 1, 1) for n in self.layer_sizes]
+        for k, (channels, kernel, padding, pool, stride) in enumerate(plans):
+            index = k + 1
+            conv = k < n_conv
+            in_shape = shape if conv else (math.prod(shape), 1, 1)
+            unit = ConvLayer(channels, kernel, padding, pool, stride).unit_shape(in_shape)
+            out = (unit[0], unit[1] // pool, unit[2] // pool)
+            kind = "conv" if conv else ("output" if self.output_layer and index == self.n_layers else "dense")
+            specs.append(LayerSpec(
+                index=index, kind=kind, input_shape=in_shape, unit_shape=unit, output_shape=out,
+                fan_in=in_shape[0] * kernel ** 2, kernel=kernel, stride=stride, padding=padding, pool=pool,
+                bias=self.bias[k], shared=conv or self.batch > 1, readout_size=self.readout_sizes[k],
+                dropout=0.0 if kind == "output" else self.dropout, weight_scale=self.weight_scale[k],
+                alpha=self.alpha, alpha_s=self.alpha_s, alpha_r=self.alpha_r, tau_mem_ms=self.tau_mem_ms,
+                tau_syn_ms=self.tau_syn_ms, tau_ref_ms=self.tau_ref_ms))
+            shape = out
+        return tuple(specs)
 
     @property
     def n_layers(self) -> int:
         return len(self.conv_layers) + len(self.layer_sizes)
 
-    def layer_shapes(self) -> tuple[tuple[int, int, int], ...]:
-        """(channels, height, width) of what each layer outputs (dense: (n, 1, 1)), per replica."""
-        shape = self.input_shape or (self.n_inputs, 1, 1)
-        shapes = []
-        for conv in self.conv_layers:
-            shape = conv.output_shape(shape)
-            shapes.append(shape)
-        return tuple(shapes) + tuple((n, 1, 1) for n in self.layer_sizes)
+    @property
+    def dt_s(self) -> float:
+        return self.dt_ms * 1e-3
 
-    def output_sizes(self) -> tuple[int, ...]:
-        """Units each layer shows to its readout and to the next layer, per replica."""
-        return tuple(math.prod(s) for s in self.layer_shapes())
-
-    def fan_ins(self) -> tuple[int, ...]:
-        """Inputs per neuron (a conv neuron sees in_channels x kernel x kernel), per replica."""
-        shapes = (self.input_shape or (self.n_inputs, 1, 1),) + self.layer_shapes()
-        fans = [shapes[k][0] * c.kernel ** 2 for k, c in enumerate(self.conv_layers)]
-        return tuple(fans) + tuple(math.prod(s) for s in shapes[len(fans):-1])
-
-    def is_output(self, layer: int) -> bool:
-        """Whether layer (1-based) is the non-spiking output layer (decolle-public's with_output_layer):
-        its readout is the identity, y_k = u_k, so dL/du_k = dL/dy_k; no surrogate, no dropout."""
-        return self.output_layer and layer == self.n_layers
-
-    def is_shared(self, layer: int) -> bool:
-        """Whether layer (1-based) reads its weights from a kernel group (conv layers, or any batch > 1)."""
-        return layer <= len(self.conv_layers) or self.batch > 1
+    def steps(self, duration_ms: float) -> int:
+        """Time steps of dt_ms in duration_ms (rounded)."""
+        return int(round(duration_ms / self.dt_ms))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        values.pop("layers")  # derived, rebuilt by from_dict
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "NetworkConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
         values = {k: tuple(v) if isinstance(v, list) and k != "conv_layers" else v for k, v in values.items()}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**values)
+
+
+def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tuple:
+    """One value for every layer, or one per layer: a tuple of n_layers checked values."""
+    if isinstance(value, kinds) and not isinstance(value, (tuple, list)):
+        value = (value,) * n_layers
+    elif isinstance(value, (tuple, list)) and len(value) == 1:
+        value = tuple(value) * n_layers
+    if not isinstance(value, (tuple, list)) or len(value) != n_layers:
+        raise ConfigError(f"{name}={value!r} must be one value or one per layer ({n_layers} layers: conv_layers "
+                          "then layer_sizes)")
+    for k, v in enumerate(value):
+        check(f"{name}[{k}]", v)
+    return tuple(value)
+
+
+def check_bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} must be True or False")

@@ -106,13 +106,16 @@ def seed(value: int) -> None:
 
 def run_again(run_args: dict, seed: int | None = None) -> None:
     """Run a compiled standalone project once more with new values (inputs, weights,
-    parameters) and, on cpp_standalone, a new seed; no recompilation."""
+    parameters) and, on cpp_standalone, a new seed; no recompilation. The files
+    holding those values are deleted afterwards, so that the build folder keeps
+    its size however many runs follow (results are overwritten by each run)."""
     previous = os.environ.get(SEED_VARIABLE)
     if seed is not None:
         os.environ[SEED_VARIABLE] = str(int(seed))
     try:
         b2.device.run(run_args=run_args)
     finally:
+        b2.device.delete(code=False, data=False, run_args=True, directory=False)
         if previous is None:
             os.environ.pop(SEED_VARIABLE, None)
         else:

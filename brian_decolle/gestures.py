@@ -1,112 +1,134 @@
-"""The DVS Gesture study (paper Sec. 4.3): networks, settings and the training run.
+"""The DVS Gesture study (paper Sec. 4.3): presets of the composed configuration, and the run.
 
 The recordings, as frames and windows, come from :mod:`brian_decolle.data.gestures`;
 the synthetic stand-in from :mod:`brian_decolle.data.synthetic_gestures`.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .classification import Schedule, progress, train_and_test, write_results
-from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
+from . import cli, results
+from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import N_CLASSES, GestureFrames, GesturePreprocessing, GestureSamples, is_synthetic
+from .data.synthetic_gestures import write_synthetic_gestures
+from .training import Schedule, progress, train_and_test
 
-#: networks by name. 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool;
-#: 7x7 conv 128; 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant
-#: for cuda_standalone. 'cpu': the same three-layer shape with 5, 10 and 10 channels, for a
+#: 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool; 7x7 conv 128;
+#: 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant for
+#: cuda_standalone. 'cpu': the same three-layer shape with 5, 10 and 10 channels, for a
 #: 2-core CPU (its scale and speed are in benchmarks/RESULTS.md).
-NETWORKS = {
-    "paper": (ConvLayer(64, kernel=7, padding=2, pool=2), ConvLayer(128, kernel=7, padding=2, pool=1),
-              ConvLayer(128, kernel=7, padding=2, pool=2)),
-    "cpu": (ConvLayer(5, kernel=7, padding=2, pool=2), ConvLayer(10, kernel=7, padding=2, pool=1),
-            ConvLayer(10, kernel=7, padding=2, pool=2)),
-}
+PRESETS = ("cpu", "paper")
+TAU_REF_MS = 2.86   # the paper's weak refractory kernel: w_rp = 1, tau_r = 2.86 ms
 
 
 @dataclass(frozen=True)
-class GestureConfig:
-    """The DVS Gesture study: data folder, network choice and training schedule."""
+class GestureData:
+    """Where the recordings are and how they become frames."""
 
-    data_dir: str
-    network: str = "cpu"
-    frames: str = "counts"
-    train_samples: int = 1077          # training sample iterations (1077 = one pass over the real set)
-    batch: int = 1
-    optimiser: str = "adamax"
-    lr: float = 3.6e-4                 # decolle-public's DVS Gesture setting (Adamax)
-    dropout: float = 0.5
-    weight_scale: float = 1.0
-    readout_amplitude: float = 2.0     # decolle-public's lc_ampl for DVS Gesture
-    tau_range_ms: tuple[float, float] = (10.0, 35.0)  # random time constants (paper)
-    tau_ref_ms: float = 2.86           # weak refractory kernel (paper): w_rp = 1, tau_r = 2.86 ms
-    train_ms: float = 500.0
-    test_ms: float = 1800.0
-    burnin_ms: float = 50.0
-    eval_every: int = 250
-    eval_samples: int = 44             # test recordings of each intermediate test (all at the end)
+    data_dir: str = "data"             # folder holding DVSGesture/ (tonic's layout)
+    frames: str = "counts"             # 'counts': events per pixel and frame; 'binary': clipped to 1
     n_test: int | None = None          # test recordings of the final test (None: all)
-    checkpoint_every: int = 50
-    seed: int = 0
 
-    def __post_init__(self):
-        check_choice("network", self.network, tuple(NETWORKS))
-        for name in ("train_samples", "batch", "eval_every", "eval_samples", "checkpoint_every"):
-            check_count(name, getattr(self, name))
+    def __post_init__(self):  # (frames is checked by GesturePreprocessing)
         if self.n_test is not None:
             check_count("n_test", self.n_test)
-        for name in ("lr", "weight_scale", "readout_amplitude", "tau_ref_ms"):
-            check_positive(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class GestureStudy:
+    """The composed configuration of one DVS Gesture run."""
+
+    network: NetworkConfig
+    schedule: Schedule
+    data: GestureData = GestureData()
+    preset: str = "cpu"
+
+    def __post_init__(self):
+        self.schedule.steps(self.network)
         self.preprocessing()
-        self.schedule()
-        self.network_config()
 
     def preprocessing(self) -> GesturePreprocessing:
-        return GesturePreprocessing(frames=self.frames, train_window_ms=self.train_ms, test_window_ms=self.test_ms)
-
-    def network_config(self) -> NetworkConfig:
-        shape = self.preprocessing().shape
-        return NetworkConfig(
-            n_inputs=int(np.prod(shape)), input_shape=shape, conv_layers=NETWORKS[self.network], layer_sizes=(),
-            readout_sizes=N_CLASSES, batch=self.batch, random_tau=True, tau_range_ms=self.tau_range_ms,
-            w_rp=1.0, alpha_r=float(np.exp(-1.0 / self.tau_ref_ms)), optimiser=self.optimiser,
-            loss="smooth_l1",
-            lr=self.lr, dropout=self.dropout, weight_scale=self.weight_scale,
-            readout_amplitude=self.readout_amplitude, burnin_ms=self.burnin_ms, seed=self.seed)
-
-    def schedule(self) -> "Schedule":
-        return Schedule(train_steps=int(round(self.train_ms)), test_steps=int(round(self.test_ms)),
-                        burnin_steps=int(round(self.burnin_ms)), train_samples=self.train_samples,
-                        eval_every=self.eval_every, eval_samples=self.eval_samples,
-                        checkpoint_every=self.checkpoint_every, n_raster=16, seed=self.seed)
+        return GesturePreprocessing(frames=self.data.frames, dt_ms=self.network.dt_ms,
+                                    train_window_ms=self.schedule.train_ms, test_window_ms=self.schedule.test_ms)
 
 
-def run(cfg: GestureConfig, out_dir, device="cpp_standalone", build_dir=None, codegen_target="cython",
+def preset(name: str = "cpu") -> GestureStudy:
+    """The paper's network (Table 2) or one of the same shape for a 2-core CPU, with
+    decolle-public's DVS Gesture settings (Adamax lr 3.6e-4, readout amplitude 2)."""
+    check_choice("network", name, PRESETS)
+    channels = (64, 128, 128) if name == "paper" else (5, 10, 10)
+    shape = GesturePreprocessing().shape
+    network = NetworkConfig(
+        n_inputs=math.prod(shape), input_shape=shape, layer_sizes=(), readout_sizes=N_CLASSES,
+        conv_layers=tuple(ConvLayer(c, kernel=7, padding=2, pool=p) for c, p in zip(channels, (2, 1, 2))),
+        random_tau=True, tau_range_ms=(10.0, 35.0),   # random time constants (paper)
+        w_rp=1.0, alpha_r=float(np.exp(-1.0 / TAU_REF_MS)), optimiser="adamax", loss="smooth_l1", lr=3.6e-4,
+        dropout=0.5, weight_scale=1.0, readout_amplitude=2.0, burnin_ms=50.0)
+    schedule = Schedule(train_ms=500.0, test_ms=1800.0,
+                        train_samples=1077,  # one pass over the real training set
+                        eval_every=250, eval_samples=44, checkpoint_every=50, n_raster=16)
+    return GestureStudy(network=network, schedule=schedule, data=GestureData(), preset=name)
+
+
+def run(study: GestureStudy, out_dir, *, device="cpp_standalone", build_dir=None, codegen_target="cython",
         resume=False, download=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress
-    out_dir = Path(out_dir)
-    prep = cfg.preprocessing()
-    train = GestureFrames(cfg.data_dir, "train", prep, seed=cfg.seed, download=download)
-    test = GestureFrames(cfg.data_dir, "test", prep, seed=cfg.seed, download=download)
-    synthetic = is_synthetic(cfg.data_dir)
-    data = (f"{'SYNTHETIC stand-in for ' if synthetic else ''}DVS Gesture in {Path(cfg.data_dir).resolve()}: "
-            f"{len(train)} train / {len(test)} test recordings, {prep.frames} frames")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(
-        {"gestures": dataclasses.asdict(cfg), "network": cfg.network_config().to_dict(), "device": device,
-         "data": data, "synthetic_data": synthetic}, indent=2))
-    report(f"DVS Gesture, {cfg.network} network, {data}")
+    net, data, prep = study.network, study.data, study.preprocessing()
+    train = GestureFrames(data.data_dir, "train", prep, seed=net.seed, download=download)
+    test = GestureFrames(data.data_dir, "test", prep, seed=net.seed, download=download)
+    synthetic = is_synthetic(data.data_dir)
+    described = (f"{'SYNTHETIC stand-in for ' if synthetic else ''}DVS Gesture in {Path(data.data_dir).resolve()}: "
+                 f"{len(train)} train / {len(test)} test recordings, {prep.frames} frames")
+    results.write_config(out_dir, "dvs_gesture", study, device=device, data=described, synthetic=synthetic)
+    report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()
-    history = train_and_test(cfg.network_config(), cfg.schedule(), GestureSamples(train, test, cfg.n_test), out_dir,
-                             device=device, build_dir=build_dir, codegen_target=codegen_target, resume=resume,
-                             report=report)
-    name = "SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic else \
-        "DVS Gesture (paper Sec. 4.3)"
-    return write_results(history, out_dir, task=name, data=data, synthetic=synthetic, device=device,
-                         wall_time_s=time.perf_counter() - start)
+    history = train_and_test(net, study.schedule, GestureSamples(train, test, data.n_test), out_dir, device=device,
+                             build_dir=build_dir, codegen_target=codegen_target, resume=resume, report=report)
+    task = ("SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic
+            else "DVS Gesture (paper Sec. 4.3)")
+    return results.write_classification(history, out_dir, task=task, data=described, synthetic=synthetic,
+                                        device=device, wall_time_s=time.perf_counter() - start)
+
+
+def _data_arguments(parser):
+    parser.add_argument("--download", action="store_true", help="let tonic download the real set into --data-dir")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="write the SYNTHETIC stand-in into --data-dir if absent, and use it")
+
+
+def _prepare_data(args, study: GestureStudy) -> dict:
+    if args.synthetic and not is_synthetic(study.data.data_dir):
+        print(f"writing the SYNTHETIC gesture set into {study.data.data_dir}", flush=True)
+        write_synthetic_gestures(study.data.data_dir, seed=study.network.seed)
+    return {"download": args.download}
+
+
+STUDY = cli.Study(
+    name="dvs_gesture", presets=PRESETS, preset=preset, run=run,
+    preset_help="'cpu': conv 5-10-10 for a 2-core CPU; 'paper': Table 2, conv 64-128-128 (for a GPU)",
+    options=("data.data_dir", "data.frames", "data.n_test", "schedule.train_samples", "schedule.eval_every",
+             "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
+             "network.batch", "network.optimiser", "network.lr", "network.dropout", "network.weight_scale",
+             "network.burnin_ms", "network.seed"),
+    add_arguments=_data_arguments, before_run=_prepare_data,
+    description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).
+
+Recordings of the IBM DVS Gesture set are read through tonic from --data-dir,
+pooled to 32x32 with two polarity channels and binned into 1 ms frames. A
+three-layer convolutional DECOLLE network learns online from random 500 ms
+windows (50 ms burn-in); every layer's local readout is tested on the first
+1800 ms of the test recordings.
+
+Data: nothing is downloaded unless --download is given (then tonic fetches the
+real set into --data-dir). --synthetic writes a clearly labelled synthetic
+stand-in in tonic's layout into --data-dir (if it is not there yet) and trains
+on it; every output made from it says SYNTHETIC.
+
+Writes config.json, summary.json, results.npz, checkpoint.npz, test_sample.npz
+and PNG figures into --out. --resume continues a run from its checkpoint.""")

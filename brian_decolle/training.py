@@ -5,36 +5,35 @@ readout learns the one-hot class label as its pseudo-target at every step after
 the burn-in; a sample's class, per layer, is the majority vote of the per-step
 argmax of the readout after the burn-in (decolle-public's test).
 
-One network is built for ``run_steps`` steps and B replicas (a minibatch
+One network is built for one test presentation and B replicas (a minibatch
 sharing every weight). On standalone devices it is compiled ONCE and then run
 again and again with new inputs, targets, sample boundaries and weights
-(``run_args``): a training run packs several training windows back to back per
-replica (each starting from rest, with its own burn-in), a test run presents
-one test sequence per replica with learning and dropout off. run_steps is the
-test presentation's length, so a training run holds ceil(run_steps /
-train_steps) windows, the last one cut short when they do not divide.
+(``DecolleNetwork.run_again``): a training run packs several training windows
+back to back per replica (each starting from rest, with its own burn-in), a
+test run presents one test sequence per replica with learning and dropout off.
 
 Everything that defines a run -- the order of training samples, their random
 windows or Poisson draws, the dropout seed of every run -- follows from the
-seed and the sample's position, so a resumed run continues exactly where the
-checkpoint was written.
+network seed and the sample's position, so a resumed run continues exactly
+where the checkpoint was written.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import brian2 as b2
 import numpy as np
 
 from . import devices
-from .config import ConfigError, NetworkConfig, check_count
+from .config import ConfigError, NetworkConfig, check_count, check_positive
 from .network import build_network
 
 CHECKPOINT = "checkpoint.npz"
@@ -57,36 +56,49 @@ class SampleSource(Protocol):
     def test_sample(self, index: int, n_steps: int) -> tuple[np.ndarray, int]: ...
 
 
+class Steps(NamedTuple):
+    train: int    # one training sample
+    test: int     # one test presentation (the build's run length)
+    burnin: int   # no learning and no vote during a sample's first steps
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """How long a training run lasts and when it is tested and saved (counted in training samples)."""
+    """How long samples last, how long training lasts, and when it is tested and saved
+    (counted in training samples). Time step, burn-in and seed are the network's."""
 
-    train_steps: int            # steps of one training sample
-    test_steps: int             # steps of one test presentation (the build's run length)
-    burnin_steps: int           # no learning and no vote during a sample's first steps
-    train_samples: int          # training sample iterations in all
-    eval_every: int             # test after this many training samples ...
-    eval_samples: int           # ... on this many test samples (the final test uses them all)
-    checkpoint_every: int       # save the learned state after this many training samples
+    train_ms: float = 500.0     # one training sample
+    test_ms: float = 1000.0     # one test presentation
+    train_samples: int = 4000   # training sample iterations in all
+    eval_every: int = 1000      # test after this many training samples ...
+    eval_samples: int = 200     # ... on this many test samples (the final test uses them all)
+    checkpoint_every: int = 100  # save the learned state after this many training samples
     n_raster: int = 32          # layer-1 units whose spikes the recorded test sample keeps
-    seed: int = 0
 
     def __post_init__(self):
-        for name in ("train_steps", "test_steps", "train_samples", "eval_every", "eval_samples",
-                     "checkpoint_every", "n_raster"):
+        for name in ("train_samples", "eval_every", "eval_samples", "checkpoint_every", "n_raster"):
             check_count(name, getattr(self, name))
-        if not isinstance(self.burnin_steps, int) or not 0 <= self.burnin_steps < self.train_steps:
-            raise ConfigError(f"burnin_steps={self.burnin_steps!r} must be an integer in [0, train_steps="
-                              f"{self.train_steps})")
-        if self.test_steps <= self.burnin_steps:
-            raise ConfigError(f"test_steps={self.test_steps} must exceed burnin_steps={self.burnin_steps}")
+        for name in ("train_ms", "test_ms"):
+            check_positive(name, getattr(self, name))
 
-    def windows(self) -> list[tuple[int, int]]:
-        """(start, length) of the training windows packed into one run of test_steps steps."""
+    def steps(self, cfg: NetworkConfig) -> Steps:
+        """The schedule's durations in time steps of ``cfg``; ConfigError if a sample is no
+        longer than the burn-in."""
+        steps = Steps(cfg.steps(self.train_ms), cfg.steps(self.test_ms), cfg.steps(cfg.burnin_ms))
+        for name, n in (("train_ms", steps.train), ("test_ms", steps.test)):
+            if n <= steps.burnin:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must exceed the burn-in "
+                                  f"(burnin_ms={cfg.burnin_ms!r})")
+        return steps
+
+    def windows(self, cfg: NetworkConfig) -> list[tuple[int, int]]:
+        """(start, length) in steps of the training windows packed into one run of a test
+        presentation's length; a cut-off window too short to learn from stays silent."""
+        steps = self.steps(cfg)
         out, start = [], 0
-        while start < self.test_steps:
-            length = min(self.train_steps, self.test_steps - start)
-            if length > self.burnin_steps:  # a cut-off window too short to learn from stays silent
+        while start < steps.test:
+            length = min(steps.train, steps.test - start)
+            if length > steps.burnin:
                 out.append((start, length))
             start += length
         return out
@@ -106,31 +118,35 @@ class OnlineClassifier:
 
     def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, device: str = "cpp_standalone",
                  build_dir=None, codegen_target: str = "cython", n_raster: int = 32, n_membrane: int = 5):
-        for k, size in enumerate(cfg.readout_sizes):
-            if size != n_classes:
-                raise ConfigError(f"readout_sizes[{k}]={size} must equal the number of classes ({n_classes})")
+        for spec in cfg.layers:
+            if spec.readout_size != n_classes:
+                raise ConfigError(f"readout_sizes[{spec.index - 1}]={spec.readout_size} must equal the number "
+                                  f"of classes ({n_classes})")
         self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
-        self.device, self.build_dir, self.codegen_target = device, build_dir, codegen_target
+        self.device, self.codegen_target = device, codegen_target
         # recorded layer-1 units: consecutive units from the middle row of the first channel,
         # where an image's centre drives them (corner units of a digit never see a spike)
-        _, h, w = cfg.layer_shapes()[0]
+        first = cfg.layers[0]
+        _, h, w = first.output_shape
         self.first_recorded = (h // 2) * w + max(0, w // 2 - n_raster // 2) if h * w > n_raster else 0
-        self.n_raster = min(n_raster, cfg.output_sizes()[0] - self.first_recorded)
+        self.n_raster = min(n_raster, first.n_outputs - self.first_recorded)
         self.n_membrane = min(n_membrane, self.n_raster)
-        self.dn = None
+        devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
+        self._build(*self._blank(run_steps))
         if device != "runtime":
-            devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
-            self._build(np.zeros((run_steps, cfg.batch * cfg.n_inputs)),
-                        [np.zeros((run_steps, cfg.batch * n_classes))] * cfg.n_layers, np.zeros(run_steps))
-            self.dn.run(run_steps, learn=True)
+            self.dn.run(seed=cfg.seed)
             devices.build(run=False)
+
+    def _blank(self, n_steps):
+        cfg = self.cfg
+        return (np.zeros((n_steps, cfg.batch * cfg.n_inputs)),
+                [np.zeros((n_steps, cfg.batch * self.n_classes))] * cfg.n_layers, np.zeros(n_steps))
 
     def _build(self, spikes, targets, starts):
         self.dn = None
         gc.collect()  # the previous chunk's objects hold the names this build reuses
-        dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",),
-                           name="decolle")
-        out = dn.layers[0]
+        dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",), name="decolle")
+        out = dn.layers[0].output
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")
         first = self.first_recorded + (self.n_raster - self.n_membrane) // 2
@@ -140,10 +156,6 @@ class OnlineClassifier:
         self.dn = dn
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        if self.dn is None:  # runtime: a throw-away build gives the seeded initial values
-            devices.select("runtime", codegen_target=self.codegen_target)
-            self._build(np.zeros((1, self.cfg.batch * self.cfg.n_inputs)),
-                        [np.zeros((1, self.cfg.batch * self.n_classes))] * self.cfg.n_layers, np.zeros(1))
         return self.dn.learned_state(initial=True)
 
     def run(self, spikes, labels, starts, state, *, learn: bool, seed: int):
@@ -155,28 +167,17 @@ class OnlineClassifier:
         rows, cols = np.nonzero(labels >= 0)
         targets[rows, cols, labels[rows, cols]] = 1.0
         targets = [targets.reshape(self.run_steps, -1)] * cfg.n_layers
-        lr, p_drop = (cfg.lr, cfg.dropout) if learn else (0.0, 0.0)
         if self.device == "runtime":
+            # Brian2's runtime cannot restart a network at t = 0: a new one, with the same settings
             devices.select("runtime", codegen_target=self.codegen_target)
             self._build(spikes, targets, starts)
-            self.dn.set_learned_state(state)
-            b2.seed(seed)
-            self.dn.run(learn=learn)
+            self.dn.run(learn=learn, state=state, seed=seed)
         else:
-            dn = self.dn
-            args = {dn.inputs.namespace["spikes_in"]: spikes, dn.inputs.namespace["sample_begins"]: starts}
-            for readout, target in zip(dn.readouts, targets):
-                args[readout.namespace["target"]] = target
-            for part in dn.layer_parts:
-                for group in part.learning_groups():
-                    args[group.lr] = lr
-                args[part.output.p_drop] = p_drop if part.dropout else 0.0
-            for name, (owner, var) in dn.learned_variables().items():
-                args[getattr(owner, var)] = state[name]
-            devices.run_again(args, seed=seed)
+            self.dn.run_again(seed=seed, learn=learn, state=state, spikes=spikes, targets=targets,
+                              sample_starts=starts)
         dn = self.dn
-        y = np.stack([dn.readout(k + 1, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
-                      for k in range(cfg.n_layers)])
+        y = np.stack([dn.readout(k, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
+                      for k in range(1, cfg.n_layers + 1)])
         spikes_rec = np.zeros((self.run_steps, self.n_raster))
         steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
         units = np.asarray(self.raster.i) - self.first_recorded
@@ -193,21 +194,22 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
                    device: str = "cpp_standalone", build_dir=None, codegen_target: str = "cython",
                    resume: bool = False, report: Callable[[str], None] | None = None) -> dict:
     """Train online on the source's training samples and test per layer; write checkpoint.npz,
-    history.json and test_sample.npz into out_dir; return the history (a dict).
+    test_sample.npz and learned.npz into out_dir; return the history (a dict).
 
     With resume=True a checkpoint in out_dir is continued (same settings required).
     """
     report = report or progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    B = cfg.batch
-    windows = schedule.windows()
+    B, seed = cfg.batch, cfg.seed
+    steps = schedule.steps(cfg)
+    windows = schedule.windows(cfg)
     per_run = B * len(windows)
     n_runs = math.ceil(schedule.train_samples / per_run)
-    clf = OnlineClassifier(cfg, source.n_classes, schedule.test_steps, device=device,
+    clf = OnlineClassifier(cfg, source.n_classes, steps.test, device=device,
                            build_dir=build_dir or out_dir / "build", codegen_target=codegen_target,
                            n_raster=schedule.n_raster)
-    settings = {"network": cfg.to_dict(), "schedule": asdict(schedule)}
+    settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
     state = clf.initial_state()
     history = {"settings": settings, "samples_done": 0, "runs_done": 0, "train": [], "evaluations": [],
                "train_time_s": 0.0, "test_time_s": 0.0}
@@ -233,48 +235,52 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         start = time.perf_counter()
         correct = np.zeros(cfg.n_layers)
         recording = None
-        indices = np.arange(n_samples)
         for first in range(0, n_samples, B):
-            chunk = indices[first:first + B]
-            spikes = np.zeros((schedule.test_steps, B, cfg.n_inputs))
-            labels = np.full((schedule.test_steps, B), -1)
+            chunk = range(first, min(first + B, n_samples))
+            spikes = np.zeros((steps.test, B, cfg.n_inputs))
             truth = np.full(B, -1)
             for b, index in enumerate(chunk):
-                spikes[:, b], truth[b] = source.test_sample(int(index), schedule.test_steps)
-            starts = np.zeros(schedule.test_steps)
+                spikes[:, b], truth[b] = source.test_sample(index, steps.test)
+            starts = np.zeros(steps.test)
             starts[0] = 1
-            y, _, rec = clf.run(spikes.reshape(schedule.test_steps, -1), labels, starts, state, learn=False,
-                                seed=schedule.seed)
+            y, _, rec = clf.run(spikes.reshape(steps.test, -1), np.full((steps.test, B), -1), starts, state,
+                                learn=False, seed=seed)
             for k in range(cfg.n_layers):
-                guess = votes(y[k], schedule.burnin_steps)
+                guess = votes(y[k], steps.burnin)
                 correct[k] += np.sum(guess[:len(chunk)] == truth[:len(chunk)])
             if keep_recording and recording is None:
                 recording = {"input": spikes[:, 0], "label": np.array(truth[0]), "readout_y": y[:, :, 0], **rec}
         history["test_time_s"] += time.perf_counter() - start
         return correct / n_samples, recording
 
+    def record_evaluation(n_samples, final=False):
+        acc, recording = evaluate(n_samples, final)
+        entry = {"samples": history["samples_done"], "n_test": n_samples, "accuracy": acc.tolist()}
+        history["evaluations"].append({**entry, "final": True} if final else entry)
+        return acc, recording
+
     if history["evaluations"] and history["evaluations"][-1].get("final"):
         report("this run is complete: nothing to resume")
         return history
     total = min(schedule.train_samples, n_runs * per_run)
+    n_eval = min(schedule.eval_samples, source.n_test)
     next_eval = (history["samples_done"] // schedule.eval_every + 1) * schedule.eval_every
     next_save = (history["samples_done"] // schedule.checkpoint_every + 1) * schedule.checkpoint_every
     if not history["evaluations"]:
-        acc, _ = evaluate(min(schedule.eval_samples, source.n_test), False)
-        history["evaluations"].append({"samples": 0, "n_test": min(schedule.eval_samples, source.n_test),
-                                       "accuracy": acc.tolist()})
+        acc, _ = record_evaluation(n_eval)
         report(f"before training: test accuracy per layer {_fmt(acc)}")
+
     @functools.lru_cache(maxsize=2)
     def epoch_order(epoch):
         """The order of the training samples in one pass over them (a function of seed and epoch)."""
-        return np.random.default_rng([schedule.seed, epoch]).permutation(source.n_train)
+        return np.random.default_rng([seed, epoch]).permutation(source.n_train)
 
     while history["runs_done"] < n_runs:
         run_index = history["runs_done"]
         start = time.perf_counter()
-        spikes = np.zeros((schedule.test_steps, B, cfg.n_inputs))
-        labels = np.full((schedule.test_steps, B), -1)
-        starts = np.zeros(schedule.test_steps)
+        spikes = np.zeros((steps.test, B, cfg.n_inputs))
+        labels = np.full((steps.test, B), -1)
+        starts = np.zeros(steps.test)
         truth = []
         for w, (offset, length) in enumerate(windows):
             starts[offset] = 1
@@ -282,38 +288,34 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
                 k = run_index * per_run + w * B + b  # global training sample number
                 epoch, position = divmod(k, source.n_train)
                 index = int(epoch_order(epoch)[position])
-                x, label = source.train_sample(index, length, seed=schedule.seed * 1_000_003 + k)
+                x, label = source.train_sample(index, length, seed=seed * 1_000_003 + k)
                 spikes[offset:offset + length, b] = x
                 labels[offset:offset + length, b] = label
                 truth.append((w, b, label))
-        y, state, _ = clf.run(spikes.reshape(schedule.test_steps, -1), labels, starts, state, learn=True,
-                              seed=schedule.seed * 7919 + 1 + run_index)
+        y, state, _ = clf.run(spikes.reshape(steps.test, -1), labels, starts, state, learn=True,
+                              seed=seed * 7919 + 1 + run_index)
         right = np.zeros(cfg.n_layers)
         for w, b, label in truth:
             offset, length = windows[w]
             for k in range(cfg.n_layers):
-                right[k] += votes(y[k, offset:offset + length, b:b + 1], schedule.burnin_steps)[0] == label
+                right[k] += votes(y[k, offset:offset + length, b:b + 1], steps.burnin)[0] == label
         elapsed = time.perf_counter() - start
         history["train_time_s"] += elapsed
         history["runs_done"] += 1
-        history["samples_done"] = min(total, history["runs_done"] * per_run)
-        done = history["samples_done"]
+        history["samples_done"] = done = min(total, history["runs_done"] * per_run)
         history["train"].append({"samples": done, "accuracy": (right / len(truth)).tolist()})
         rate = history["train_time_s"] / done
-        report(f"trained {done}/{total} samples  accuracy while learning {_fmt(right / len(truth))}  "
+        # a readout fit online to the same label: a training figure, never "accuracy"
+        report(f"trained {done}/{total} samples  train (readout fit online) {_fmt(right / len(truth))}  "
                f"{elapsed / len(truth):.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
-        if done >= next_eval and done < total:
-            acc, _ = evaluate(min(schedule.eval_samples, source.n_test), False)
-            history["evaluations"].append({"samples": done, "n_test": min(schedule.eval_samples, source.n_test),
-                                           "accuracy": acc.tolist()})
+        if next_eval <= done < total:
+            acc, _ = record_evaluation(n_eval)
             report(f"after {done} samples: test accuracy per layer {_fmt(acc)}")
             next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
         if done >= next_save or done >= total:
             save()
             next_save = (done // schedule.checkpoint_every + 1) * schedule.checkpoint_every
-    acc, recording = evaluate(source.n_test, True)
-    history["evaluations"].append({"samples": history["samples_done"], "n_test": source.n_test,
-                                   "accuracy": acc.tolist(), "final": True})
+    acc, recording = record_evaluation(source.n_test, final=True)
     report(f"final test ({source.n_test} samples): accuracy per layer {_fmt(acc)}")
     save()
     np.savez_compressed(out_dir / "test_sample.npz", **recording)
@@ -323,34 +325,3 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
 
 def _fmt(acc) -> str:
     return " ".join(f"{a:.3f}" for a in acc)
-
-
-def write_results(history: dict, out_dir, *, task: str, data: str, synthetic: bool, device: str,
-                  wall_time_s: float) -> dict:
-    """summary.json (headline figures) and results.npz (learning curves) from a training history."""
-    out_dir = Path(out_dir)
-    evals = history["evaluations"]
-    final = evals[-1]
-    done = history["samples_done"]
-    summary = {
-        "task": task, "data": data, "synthetic_data": synthetic, "device": device,
-        "training_samples": done, "batch": history["settings"]["network"]["batch"],
-        "final_test": {"n_test": final["n_test"], "accuracy_per_layer": final["accuracy"],
-                       "error_per_layer": [1 - a for a in final["accuracy"]]},
-        # Table 1 form: test error per layer against training sample iterations
-        "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"],
-                         "error_per_layer": [1 - a for a in e["accuracy"]]} for e in evals],
-        "wall_time_s": round(wall_time_s, 1),
-        "train_time_s_per_sample": round(history["train_time_s"] / max(done, 1), 4),
-        "test_time_s": round(history["test_time_s"], 1),
-    }
-    np.savez_compressed(
-        out_dir / "results.npz",
-        eval_samples=np.array([e["samples"] for e in evals]),
-        eval_accuracy=np.array([e["accuracy"] for e in evals]),
-        eval_n_test=np.array([e["n_test"] for e in evals]),
-        train_samples=np.array([t["samples"] for t in history["train"]]),
-        train_accuracy=np.array([t["accuracy"] for t in history["train"]]).reshape(len(history["train"]), -1),
-        data=np.array(("SYNTHETIC " if synthetic else "") + data))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary

@@ -1,0 +1,441 @@
+"""Build the Brian2 objects of a DECOLLE network from its per-layer records.
+
+One :class:`Builder` makes every group, synapse and runner of one network,
+drawing all initial values from one generator seeded by ``cfg.seed``. Each
+layer is built from its :class:`~brian_decolle.config.LayerSpec`; nothing
+here recomputes a shape. The order of operations within a time step is
+``SCHEDULE`` (see :mod:`brian_decolle.network`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import brian2 as b2
+import numpy as np
+
+from . import equations as eq
+from .config import LayerSpec, NetworkConfig
+
+#: (slot, order) of every operation within one step; see network.py's docstring.
+SCHEDULE = {
+    "sample_start": ("start", -1),
+    "decay": ("start", 0),
+    "bias_copy": ("start", 1),
+    "pool": ("thresholds", -1),
+    "dropout": ("end", 0),
+    "readout": ("end", 1),
+    "readout_error": ("end", 2),
+    "modulation": ("end", 3),
+    "neuron_error": ("end", 4),
+    "pooled_error": ("end", 5),
+    "monitors": ("end", 6),
+    "gradient": ("end", 7),
+    "update": ("end", 9),   # (8 is left free to record the summed gradients)
+}
+
+ACTIVATIONS = {"spike": "int(u > 0)", "trace": "p"}  # 'sigmoid' takes the surrogate's sigma
+
+
+@dataclass
+class Layer:
+    """The Brian2 objects of one layer.
+
+    output: the group whose spikes the next layer and the readout see (the
+    neurons, or their max-pooled units); neurons: the integrating group;
+    kernel / bias: groups of shared weights and biases (None for a dense layer
+    of its own, whose weights live on its synapses and biases on its neurons).
+    """
+
+    spec: LayerSpec
+    output: b2.NeuronGroup
+    neurons: b2.NeuronGroup
+    synapses: b2.Synapses
+    kernel: b2.NeuronGroup | None = None
+    bias: b2.NeuronGroup | None = None
+    readout: b2.NeuronGroup | None = None
+    readout_synapses: b2.Synapses | None = None
+
+    def schedule_groups(self) -> list:
+        """The groups carrying the learning rate and burn-in, each once (the output group
+        may be the neuron group)."""
+        groups = []
+        for g in (self.output, self.neurons, self.kernel, self.bias):
+            if g is not None and "lr" in g.variables and all(g is not h for h in groups):
+                groups.append(g)
+        return groups
+
+
+class Builder:
+    """Creates the Brian2 objects of one network; see the module docstring."""
+
+    def __init__(self, cfg: NetworkConfig, name: str, sample_starts):
+        self.cfg, self.name = cfg, name
+        self.rng = np.random.default_rng(cfg.seed)
+        self.dt = cfg.dt_ms * b2.ms
+        self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
+        self.objects = []
+        self.learned = {}          # learned name -> (owner, variable)
+        self.initial_values = {}   # learned name -> values at build (standalone cannot read them before a run)
+        self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
+        self.method = "exact" if cfg.dynamics == "continuous" else None
+        self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
+        self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
+                           else ACTIVATIONS[cfg.readout_input])
+        self.adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
+        self.sample_begins = (None if sample_starts is None
+                              else b2.TimedArray(sample_starts, dt=self.dt, name=f"{name}_sample_begins"))
+
+    # ---- helpers ----------------------------------------------------------------------
+    def add_runner(self, code, group, key, label):
+        """A run_regularly at the SCHEDULE slot ``key``; it runs with its group."""
+        when, order = SCHEDULE[key]
+        group.run_regularly(code, when=when, order=order, name=f"{group.name}_{label}")
+
+    def add_sample_start(self, code, group):
+        """Code run on the first step of every sample; groups with a learning schedule
+        also restart their burn-in clock (that shared write must come first)."""
+        if self.sample_begins is None:
+            return
+        if "t_sample" in group.variables:
+            code = eq.code("plasticity.eqs", "schedule_start") + code
+        group.namespace["sample_begins"] = self.sample_begins
+        self.add_runner(code, group, "sample_start", "sample_start")
+
+    def norm_state(self, norm):
+        """Model lines of the optimiser's per-parameter state (Adamax's running norm)."""
+        return eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
+
+    def add_learned(self, spec, role, owner, var, values, grad, norm, lr="lr", gate="learning"):
+        """One learned variable: its initial values, its optimiser state and update, and its name
+        (layerN_w, layerN_b; Adamax adds layerN_w_norm, layerN_b_norm)."""
+        cfg = self.cfg
+        self.set_initial(f"layer{spec.index}_{role}", owner, var, values)
+        if cfg.optimiser == "adamax":
+            # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
+            self.set_initial(f"layer{spec.index}_{role}_norm", owner, norm, np.full(len(values), cfg.adamax_eps))
+        code = eq.code("optimisers.eqs", cfg.optimiser, param=var, grad=grad, lr=lr, gate=gate, norm=norm)
+        self.add_runner(code, owner, "update", f"{role}_update")
+
+    def set_initial(self, name, owner, var, values):
+        setattr(owner, var, values)
+        self.learned[name] = (owner, var)
+        self.initial_values[name] = np.array(values, dtype=float)
+
+    def set_time_constants(self, group, source, n):
+        """Time constants of n spike trains per replica (replicas are copies of one network);
+        source: the LayerSpec (or, for the inputs, the NetworkConfig) holding them."""
+        cfg, dt = self.cfg, self.cfg.dt_ms
+        if cfg.random_tau:
+            lo, hi = cfg.tau_range_ms
+            tau_mem, tau_syn = self.rng.uniform(lo, hi, n), self.rng.uniform(lo, hi, n)
+        else:
+            tau_mem, tau_syn = np.full(n, source.tau_mem_ms), np.full(n, source.tau_syn_ms)
+        if cfg.dynamics == "continuous":
+            values = {"tau_mem": tau_mem * b2.ms, "tau_syn": tau_syn * b2.ms}
+        elif cfg.random_tau:
+            values = {"alpha": np.exp(-dt / tau_mem), "alpha_s": np.exp(-dt / tau_syn)}
+        else:
+            values = {"alpha": np.full(n, source.alpha), "alpha_s": np.full(n, source.alpha_s)}
+        for var, value in values.items():
+            setattr(group, var, np.tile(value, cfg.batch))
+
+    def set_schedule(self, group):
+        """Settings of a group that carries the learning schedule (lr, burn-in)."""
+        group.lr = self.cfg.lr
+        group.t_burnin = self.cfg.burnin_ms * b2.ms
+
+    def add_error(self, group, spec):
+        """The rule's per-neuron factor err_i on the group the readout reads."""
+        group.p_drop = spec.dropout
+        group.reg_u = self.cfg.reg_u
+        group.reg_rate = self.cfg.reg_rate
+        self.add_runner(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
+        self.add_runner(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
+
+    def set_positions(self, group, shape):
+        """Positions of a group's units: replica, channel, row, column, and index within the replica."""
+        n = math.prod(shape)
+        c, r, w = np.unravel_index(np.arange(n), shape)
+        group.rep = np.repeat(np.arange(self.cfg.batch), n)
+        for var, values in (("unit", np.arange(n)), ("ch", c), ("row", r), ("col", w)):
+            setattr(group, var, np.tile(values, self.cfg.batch))
+
+    def neuron_model(self, *extra):
+        return eq.sections(self.neuron_file)["model"] + eq.sections("sharing.eqs")["position"] + "".join(extra)
+
+    def plasticity_model(self, spec):
+        # the output layer's readout is its own u: a = u, da/du = 1
+        dsigma, activation = ("1", "u") if spec.is_output else (self.surrogate["dsigma"], self.activation)
+        return (eq.code("plasticity.eqs", "neuron", dsigma=dsigma, activation=activation)
+                + eq.sections("plasticity.eqs")["schedule"])
+
+    def make_neurons(self, spec, model, n_per_replica):
+        cfg = self.cfg
+        group = b2.NeuronGroup(
+            cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"),
+            reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
+            name=f"{self.name}_layer{spec.index}",
+            namespace={"n_neurons": n_per_replica, "u_offset": cfg.u_offset, **self.adamax})
+        self.set_time_constants(group, spec, spec.n_units)
+        self.add_sample_start(eq.code(self.neuron_file, "sample_start"), group)
+        if cfg.dynamics == "discrete":
+            group.alpha_r = spec.alpha_r
+            self.add_runner(eq.code(self.neuron_file, "decay"), group, "decay", "decay")
+        else:
+            group.tau_ref = spec.tau_ref_ms * b2.ms
+        group.w_rp = cfg.w_rp
+        self.objects.append(group)
+        return group
+
+    # ---- groups ------------------------------------------------------------------------
+    def make_inputs(self, spikes):
+        cfg, nf = self.cfg, self.neuron_file
+        inputs = b2.NeuronGroup(
+            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"],
+            threshold=eq.code(nf, "input_threshold"), reset=eq.code(nf, "input_reset"),
+            method=self.method, clock=self.clock, name=f"{self.name}_input",
+            namespace={"spikes_in": b2.TimedArray(spikes, dt=self.dt)})
+        self.set_time_constants(inputs, cfg, cfg.n_inputs)
+        self.set_positions(inputs, cfg.input_shape or (cfg.n_inputs, 1, 1))
+        self.add_sample_start(eq.code(nf, "input_sample_start"), inputs)
+        if cfg.dynamics == "discrete":
+            self.add_runner(eq.code(nf, "input_decay"), inputs, "decay", "decay")
+        self.objects.append(inputs)
+        return inputs
+
+    def make_layer(self, spec: LayerSpec, pre, target) -> Layer:
+        layer = self.make_shared_layer(spec, pre) if spec.shared else self.make_dense_layer(spec, pre)
+        layer.readout, layer.readout_synapses = self.make_readout(spec, layer.output, target)
+        self.make_population(spec, layer.output)
+        return layer
+
+    def make_dense_layer(self, spec, pre) -> Layer:
+        """A dense layer with its own weights (batch = 1): w_ij lives on the synapse."""
+        n, fan_in = spec.n_units, spec.fan_in
+        group = self.make_neurons(spec, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
+                                                          self.plasticity_model(spec), self.norm_state("norm_b")), n)
+        if spec.bias:  # torch's default bias init, whatever the weight scale
+            self.add_learned(spec, "b", group, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n), "err", "norm_b")
+        self.set_schedule(group)
+        self.add_error(group, spec)
+        # plastic feed-forward synapses, all-to-all with explicit indices so that
+        # standalone devices know their number before the run
+        syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
+                          clock=self.clock, name=f"{group.name}_synapses", namespace=dict(self.adamax))
+        i, j = dense_links(fan_in, n)
+        syn.connect(i=i, j=j)
+        self.objects.append(syn)
+        self.add_learned(spec, "w", syn, "w", _uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
+                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post")
+        return Layer(spec=spec, output=group, neurons=group, synapses=syn)
+
+    def make_shared_layer(self, spec, pre) -> Layer:
+        """A layer whose weights and biases live in kernel and bias groups shared by all
+        connections that use them: a convolution, or any layer of a minibatch (batch > 1);
+        a dense layer is then a 1x1 convolution of its flattened input."""
+        B = self.cfg.batch
+        shared_bias = eq.sections("sharing.eqs")["shared_bias"]
+        if spec.pool == 1:
+            neurons = self.make_neurons(spec, self.neuron_model(shared_bias, self.plasticity_model(spec)),
+                                        spec.n_outputs)
+            self.set_schedule(neurons)
+            self.add_error(neurons, spec)
+        else:
+            # the integrating neurons hand their spikes' role to the pooled units
+            # (the schedule only because every neuron's sample start restarts t_sample)
+            neurons = self.make_neurons(spec, self.neuron_model(
+                shared_bias, eq.sections("pooling.eqs")["pooled_unit"], eq.sections("plasticity.eqs")["schedule"]),
+                spec.n_units)
+
+        # kernel and bias groups: one unit per shared value, each with the learning schedule
+        label = neurons.name
+        schedule = eq.sections("plasticity.eqs")["schedule"]
+        kernel = b2.NeuronGroup(spec.n_kernel, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
+                                + schedule, clock=self.clock, name=f"{label}_kernel", namespace=dict(self.adamax))
+        biases = b2.NeuronGroup(spec.channels, eq.sections("sharing.eqs")["bias_unit"] + self.norm_state("norm")
+                                + schedule, clock=self.clock, name=f"{label}_bias", namespace=dict(self.adamax))
+        self.objects += [kernel, biases]
+        # drawn in the dense layers' order (time constants, biases, weights): batch 1 and B agree
+        if spec.bias:
+            self.add_learned(spec, "b", biases, "b", _uniform(self.rng, 1 / np.sqrt(spec.fan_in), spec.channels),
+                             "grad", "norm")
+        self.add_learned(spec, "w", kernel, "w",
+                         _uniform(self.rng, spec.weight_scale / np.sqrt(spec.fan_in), spec.n_kernel), "grad", "norm")
+        for group in (kernel, biases):
+            self.set_schedule(group)
+            self.add_sample_start("", group)
+        output = neurons if spec.pool == 1 else self.make_pool(spec, neurons, biases)
+
+        self.set_positions(neurons, spec.unit_shape)
+        syn = self.connect_shared(spec, pre, neurons, kernel)
+        bgrad = b2.Synapses(neurons, biases, eq.sections("sharing.eqs")["bias_gradient"], clock=self.clock,
+                            name=f"{label}_bias_gradient")
+        unit_bias = np.repeat(np.arange(spec.channels), spec.n_units // spec.channels)
+        bgrad.connect(i=np.arange(B * spec.n_units), j=np.tile(unit_bias, B))
+        move_summed(bgrad, "grad_post", "gradient")
+        move_summed(bgrad, "b_pre", "bias_copy")
+        self.objects.append(bgrad)
+        return Layer(spec=spec, output=output, neurons=neurons, synapses=syn, kernel=kernel, bias=biases)
+
+    def connect_shared(self, spec, pre, neurons, kernel):
+        """Forward connections reading the kernel, and the kernel-gradient connections.
+
+        Both are generated by Brian2 itself (generator syntax), on the device, from
+        the units' positions: no index arrays, so networks of the paper's size build.
+        Kernel entries are laid out (in channel, out channel, row, column), so that
+        those one input channel uses are one contiguous range.
+        """
+        if spec.is_conv:
+            ch, row, col = "ch_pre", "row_pre", "col_pre"
+        else:  # the presynaptic unit's channel, row, column as a 1x1 convolution's input
+            ch, row, col = "unit_pre", "0", "0"
+        c_in, c_out, size, pad, stride = spec.input_shape[0], spec.channels, spec.kernel, spec.padding, spec.stride
+        _, h_out, w_out = spec.unit_shape
+        n_units = spec.n_units
+        ci, co, dy, dx = np.meshgrid(np.arange(c_in), np.arange(c_out), np.arange(size), np.arange(size),
+                                     indexing="ij")
+        for var, values in (("k_in", ci), ("k_out", co), ("k_dy", dy), ("k_dx", dx)):
+            setattr(kernel, var, values.ravel())
+        # forward: input (ci, iy, ix) -> unit (co, y, x) of the same replica when
+        # dy = iy - stride*y + pad is in [0, size) and so is dx; it reads kernel entry (ci, co, dy, dx)
+        scaled = "" if stride == 1 else f"*{stride}"
+        dy_f, dx_f = f"({row} - row_post{scaled} + {pad})", f"({col} - col_post{scaled} + {pad})"
+        syn = b2.Synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"], clock=self.clock,
+                          name=f"{neurons.name}_synapses")
+        syn.connect(j=f"k for k in range(rep_pre*{n_units}, (rep_pre + 1)*{n_units}) "
+                      f"if {dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
+        syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
+        syn.w = b2.linked_var(kernel, "w", index="kidx")
+        # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, y, x) with
+        # stride*y = iy - dy + pad exists; one connection per forward connection, reading that unit's err
+        num_y, num_x = f"({row} - k_dy_post + {pad})", f"({col} - k_dx_post + {pad})"
+        if stride == 1:
+            y_g, x_g, aligned = num_y, num_x, ""
+        else:
+            y_g, x_g = f"({num_y}//{stride})", f"({num_x}//{stride})"
+            aligned = f" and {num_y} % {stride} == 0 and {num_x} % {stride} == 0"
+        per_channel = c_out * size * size
+        grad = b2.Synapses(pre, kernel, eq.sections("sharing.eqs")["kernel_gradient"], clock=self.clock,
+                           name=f"{neurons.name}_kernel_gradient")
+        grad.connect(j=f"k for k in range({ch}*{per_channel}, ({ch} + 1)*{per_channel}) "
+                       f"if {num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
+        grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
+        grad.err_out = b2.linked_var(neurons, "err", index="oidx")
+        move_summed(grad, "grad_post", "gradient")
+        self.objects += [grad, syn]
+        return syn
+
+    def make_pool(self, spec, neurons, biases):
+        """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
+        traces the next layer reads, and hand their err back to the winning member."""
+        cfg, B, nf, pool = self.cfg, self.cfg.batch, self.neuron_file, spec.pool
+        members, slot, owner = pool_windows(spec.unit_shape, pool)
+        n_pool = len(members)
+        model = (eq.sections("pooling.eqs")["pool"]
+                 + "".join(eq.code("pooling.eqs", "pool_member", n=n) for n in range(pool * pool))
+                 + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"]
+                 + self.plasticity_model(spec))
+        group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
+                               reset=eq.code(nf, "spike_trace"), method=self.method, clock=self.clock,
+                               name=f"{neurons.name}_pool",
+                               namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
+        offsets = np.repeat(np.arange(B) * spec.n_units, n_pool)
+        for n in range(pool * pool):
+            member = np.tile(members[:, n], B) + offsets
+            setattr(group, f"isyn{n}", b2.linked_var(neurons, "isyn", index=member))
+            setattr(group, f"r{n}", b2.linked_var(neurons, "r", index=member))
+        group.b = b2.linked_var(biases, "b", index=np.tile(members[:, 0] // (len(slot) // spec.channels), B))
+        self.set_time_constants(group, spec, n_pool)
+        self.set_positions(group, spec.output_shape)
+        self.add_sample_start(eq.code(nf, "input_sample_start"), group)
+        if cfg.dynamics == "discrete":
+            self.add_runner(eq.code(nf, "input_decay"), group, "decay", "decay")
+        self.set_schedule(group)
+        self.add_error(group, spec)
+        maximum = eq.code("pooling.eqs", "pool_start") + "".join(
+            eq.code("pooling.eqs", "pool_step", n=n) for n in range(1, pool * pool))
+        self.add_runner(maximum, group, "pool", "maximum")
+        self.objects.append(group)
+
+        neurons.slot = np.tile(slot, B)
+        pool_of = np.tile(owner, B) + np.repeat(np.arange(B) * n_pool, len(owner))
+        neurons.win_out = b2.linked_var(group, "win", index=pool_of)
+        neurons.err_out = b2.linked_var(group, "err", index=pool_of)
+        self.add_runner(eq.code("pooling.eqs", "pooled_error"), neurons, "pooled_error", "error")
+        return group
+
+    def make_readout(self, spec, output, target):
+        """The layer's fixed random readout; replicas share g and c (block-diagonal connections)."""
+        cfg, B = self.cfg, self.cfg.batch
+        n, n_out = spec.n_outputs, spec.readout_size
+        loss = eq.expressions("losses.eqs", cfg.loss)
+        readout = b2.NeuronGroup(
+            B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]), clock=self.clock,
+            name=f"{output.name}_readout",
+            namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
+        bound = cfg.readout_amplitude / np.sqrt(n)
+        readout.c = 0.0 if spec.is_output else np.tile(_uniform(self.rng, bound, n_out), B)
+        self.objects.append(readout)
+        self.add_runner(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
+        rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
+                           name=f"{output.name}_readout_synapses")
+        if spec.is_output:  # y_k = u_k
+            rsyn.connect(j="i")
+            rsyn.g = 1.0
+        else:
+            pre, post = dense_links(n, n_out)
+            rsyn.connect(i=np.concatenate([pre + b * n for b in range(B)]),
+                         j=np.concatenate([post + b * n_out for b in range(B)]))
+            rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
+        move_summed(rsyn, "ysum_post", "readout")
+        move_summed(rsyn, "m_pre", "modulation")
+        self.objects.append(rsyn)
+        return readout, rsyn
+
+    def make_population(self, spec, output):
+        """The activity regulariser's population unit, one per replica (only when it is on)."""
+        cfg, B = self.cfg, self.cfg.batch
+        if cfg.reg_rate <= 0:
+            return
+        n = spec.n_outputs
+        population = b2.NeuronGroup(B, eq.sections("plasticity.eqs")["population"], clock=self.clock,
+                                    name=f"{output.name}_population")
+        psyn = b2.Synapses(output, population, eq.sections("plasticity.eqs")["population_synapses"],
+                           clock=self.clock, name=f"{output.name}_population_synapses",
+                           namespace={"n_neurons": n, "rate_target": cfg.rate_target})
+        psyn.connect(i=np.arange(B * n), j=np.repeat(np.arange(B), n))
+        move_summed(psyn, "deficit_post", "readout")
+        move_summed(psyn, "low_rate_pre", "modulation")
+        self.objects += [population, psyn]
+
+
+def _uniform(rng, bound, size):
+    return rng.uniform(-bound, bound, size=size)
+
+
+def dense_links(n_pre, n_post):
+    """All-to-all connections (pre, post), ordered as weights laid out (n_pre, n_post)."""
+    return np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
+
+
+def pool_windows(unit_shape, pool):
+    """For pool x pool max-pooling of units (channel, row, column): the members of every
+    window (n_windows, pool*pool) in row-major order, and per unit its slot in its window
+    (-1 outside every window, as torch's floor) and its window (0 where it has none)."""
+    c, h, w = unit_shape
+    ph, pw = h // pool, w // pool
+    cc, py, px, dy, dx = np.meshgrid(np.arange(c), np.arange(ph), np.arange(pw), np.arange(pool), np.arange(pool),
+                                     indexing="ij")
+    members = ((cc * h + py * pool + dy) * w + px * pool + dx).reshape(c * ph * pw, pool * pool)
+    slot = np.full(c * h * w, -1.0)
+    owner = np.zeros(c * h * w, dtype=int)
+    slot[members.ravel()] = np.tile(np.arange(pool * pool), len(members))
+    owner[members.ravel()] = np.repeat(np.arange(len(members)), pool * pool)
+    return members, slot, owner
+
+
+def move_summed(synapses, target, key):
+    """Move a summed variable's update to the SCHEDULE slot ``key``."""
+    updater = synapses.summed_updaters[target]
+    updater.when, updater.order = SCHEDULE[key]
