@@ -8,25 +8,21 @@ what the input shows, only on how many spikes it holds: --rate sets their rate);
 training runs (Adamax, dropout) and off in test runs. Prints build time and per-run times (median).
 """
 import argparse
+import dataclasses
 import json
-import math
 import statistics
 import tempfile
 import time
 
 import numpy as np
 
-from brian_decolle.classification import OnlineClassifier
+from brian_decolle import gestures, mnist
+from brian_decolle.training import OnlineClassifier
 
 
 def network(task, name, batch):
-    if task == "mnist":
-        from brian_decolle.mnist import MnistConfig
-        cfg = MnistConfig(network=name, batch=batch)
-        return cfg.network_config(), cfg.schedule()
-    from brian_decolle.gestures import GestureConfig
-    cfg = GestureConfig(data_dir="unused", network=name, batch=batch)
-    return cfg.network_config(), cfg.schedule()
+    study = (mnist if task == "mnist" else gestures).preset(name)
+    return dataclasses.replace(study.network, batch=batch), study.schedule
 
 
 def main():
@@ -39,7 +35,8 @@ def main():
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
     args = parser.parse_args()
     cfg, schedule = network(args.task, args.network, args.batch)
-    steps = schedule.test_steps
+    steps = schedule.steps(cfg).test
+    windows = schedule.windows(cfg)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as build:
         start = time.perf_counter()
@@ -52,20 +49,18 @@ def main():
                 spikes = (rng.random((steps, cfg.batch * cfg.n_inputs)) < args.rate * 1e-3).astype(float)
                 labels = rng.integers(0, cfg.readout_sizes[0], size=(steps, cfg.batch))
                 starts = np.zeros(steps)
-                for offset, _ in (schedule.windows() if kind == "train" else [(0, steps)]):
+                for offset, _ in (windows if kind == "train" else [(0, steps)]):
                     starts[offset] = 1
                 t0 = time.perf_counter()
                 _, new_state, _ = clf.run(spikes, labels, starts, state, learn=kind == "train", seed=repeat)
                 times[kind].append(time.perf_counter() - t0)
                 if kind == "train":
                     state = new_state
-    per_run = schedule.windows()
-    in_shapes = ((cfg.input_shape,) + cfg.layer_shapes())[:len(cfg.conv_layers)]
-    n_connections = sum(c.channels * s[0] * c.kernel ** 2 * math.prod(c.unit_shape(s)[1:])
-                        for c, s in zip(cfg.conv_layers, in_shapes))
+    per_run = windows
+    n_connections = sum(spec.fan_in * spec.n_units for spec in cfg.layers if spec.is_conv)
     result = {
         "task": args.task, "network": args.network, "device": args.device, "batch": cfg.batch,
-        "layer_shapes": cfg.layer_shapes(), "forward_connections_per_replica_upper_bound": n_connections,
+        "layer_shapes": [spec.output_shape for spec in cfg.layers], "forward_connections_per_replica_upper_bound": n_connections,
         "run_steps": steps, "build_s": round(build_s, 1),
         "train_run_s_median": round(statistics.median(times["train"]), 3),
         "train_samples_per_run": cfg.batch * len(per_run),

@@ -16,7 +16,7 @@ from . import cli, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import N_CLASSES, GestureFrames, GesturePreprocessing, GestureSamples, is_synthetic
 from .data.synthetic_gestures import write_synthetic_gestures
-from .training import Schedule, progress, train_and_test
+from .training import ClassificationStudy, Schedule, progress, train_and_test
 
 #: 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool; 7x7 conv 128;
 #: 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant for
@@ -40,16 +40,14 @@ class GestureData:
 
 
 @dataclass(frozen=True)
-class GestureStudy:
+class GestureStudy(ClassificationStudy):
     """The composed configuration of one DVS Gesture run."""
 
-    network: NetworkConfig
-    schedule: Schedule
     data: GestureData = GestureData()
     preset: str = "cpu"
 
     def __post_init__(self):
-        self.schedule.steps(self.network)
+        super().__post_init__()
         self.preprocessing()
 
     def preprocessing(self) -> GesturePreprocessing:

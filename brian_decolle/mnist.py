@@ -13,7 +13,7 @@ from . import cli, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_mnist_dir, load_split)
-from .training import Schedule, progress, train_and_test
+from .training import ClassificationStudy, Schedule, progress, train_and_test
 
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2
 #: (decolle-public's order) on 28x28 digits, and the paper's additional fully connected layer
@@ -39,16 +39,11 @@ class MnistData:
 
 
 @dataclass(frozen=True)
-class MnistStudy:
+class MnistStudy(ClassificationStudy):
     """The composed configuration of one Poisson-MNIST run."""
 
-    network: NetworkConfig
-    schedule: Schedule
     data: MnistData = MnistData()
     preset: str = "paper"
-
-    def __post_init__(self):
-        self.schedule.steps(self.network)
 
 
 def preset(name: str = "paper") -> MnistStudy:

@@ -104,6 +104,20 @@ class Schedule:
         return out
 
 
+@dataclass(frozen=True)
+class ClassificationStudy:
+    """The composed configuration of one classification run: network, schedule, data (the
+    study's own record) and the name of the preset it started from."""
+
+    network: NetworkConfig
+    schedule: Schedule
+    data: object
+    preset: str
+
+    def __post_init__(self):
+        self.schedule.steps(self.network)
+
+
 def votes(y: np.ndarray, burnin: int) -> np.ndarray:
     """Class per sample: majority over the steps after burn-in of the readout's argmax.
     y: (steps, samples, classes) -> (samples,)."""

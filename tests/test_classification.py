@@ -1,11 +1,13 @@
-"""The online classifier: one build for many runs, repeatable seeds, checkpoints and resume."""
+"""The online classifier: one build for many runs, repeatable seeds, checkpoints and resume,
+and a standalone build folder that keeps its size however many runs follow."""
 import json
 
 import numpy as np
 import pytest
 
 from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
-from brian_decolle.classification import Schedule, train_and_test, votes
+from brian_decolle import devices
+from brian_decolle.training import Schedule, train_and_test, votes
 
 
 class Stripes:
@@ -27,8 +29,8 @@ class Stripes:
 
 CFG = NetworkConfig(n_inputs=144, input_shape=(4, 6, 6), conv_layers=(ConvLayer(4, 3, 1, 2),), layer_sizes=(12,),
                     readout_sizes=3, batch=2, lr=0.01, burnin_ms=5, dropout=0.2, weight_scale=3.0)
-SCHEDULE = Schedule(train_steps=40, test_steps=60, burnin_steps=5, train_samples=16, eval_every=8, eval_samples=3,
-                    checkpoint_every=4, n_raster=8)
+SCHEDULE = Schedule(train_ms=40, test_ms=60, train_samples=16, eval_every=8, eval_samples=3, checkpoint_every=4,
+                    n_raster=8)
 
 
 def _learned(folder):
@@ -101,13 +103,79 @@ def test_votes_are_the_majority_after_burn_in():
 
 
 def test_schedule_packs_training_windows():
-    assert Schedule(500, 1000, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500)]
-    assert Schedule(500, 1800, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500), (1000, 500), (1500, 300)]
-    assert Schedule(500, 1020, 50, 10, 5, 5, 5).windows() == [(0, 500), (500, 500)]  # a 20-step rest is dropped
+    cfg = NetworkConfig(n_inputs=2, layer_sizes=(2,), readout_sizes=2, burnin_ms=50)
+    assert Schedule(500, 1000).windows(cfg) == [(0, 500), (500, 500)]
+    assert Schedule(500, 1800).windows(cfg) == [(0, 500), (500, 500), (1000, 500), (1500, 300)]
+    assert Schedule(500, 1020).windows(cfg) == [(0, 500), (500, 500)]  # a 20-step rest is dropped
+    fine = NetworkConfig(n_inputs=2, layer_sizes=(2,), readout_sizes=2, burnin_ms=50, dt_ms=0.5)
+    assert Schedule(500, 1000).windows(fine) == [(0, 1000), (1000, 1000)]  # steps of dt_ms
 
 
-@pytest.mark.parametrize("kw,match", [(dict(burnin_steps=40), "burnin_steps"), (dict(train_samples=0), "train_samples"),
-                                      (dict(test_steps=5), "test_steps")])
+@pytest.mark.parametrize("kw,match", [(dict(train_ms=5), "train_ms=5 must exceed the burn-in"),
+                                      (dict(test_ms=4), "test_ms=4 must exceed the burn-in"),
+                                      (dict(train_samples=0), "train_samples")])
 def test_bad_schedule(kw, match):
     with pytest.raises(ConfigError, match=match):
-        Schedule(**{**SCHEDULE.__dict__, **kw})
+        Schedule(**{**SCHEDULE.__dict__, **kw}).steps(CFG)
+
+
+class Counts:
+    """Two classes of dense input: class c fires inputs c*5 .. c*5+4 more often."""
+
+    n_classes, n_train, n_test = 3, 4, 2
+
+    def _x(self, label, n, rng):
+        rates = np.full(15, 0.02)
+        rates[5 * label:5 * label + 5] = 0.4
+        return (rng.random((n, 15)) < rates).astype(float), label
+
+    def train_sample(self, index, n_steps, seed):
+        return self._x(index % 3, n_steps, np.random.default_rng(seed))
+
+    def test_sample(self, index, n_steps):
+        return self._x(index % 3, n_steps, np.random.default_rng(50 + index))
+
+
+def test_batch_one_output_layer_trains_on_cpp_standalone(tmp_path):
+    """Batch 1, dense layers whose output group is their neuron group, the last a non-spiking
+    output layer: each learning group gets one lr through one run-args dict; runtime agrees."""
+    cfg = NetworkConfig(n_inputs=15, layer_sizes=(10, 3), readout_sizes=3, output_layer=True, batch=1, lr=0.01,
+                        burnin_ms=2, dropout=0.3, weight_scale=3.0)
+    schedule = Schedule(train_ms=20, test_ms=30, train_samples=4, eval_every=4, eval_samples=2, checkpoint_every=4,
+                        n_raster=4)
+    learned = {}
+    for device in ("cpp_standalone", "runtime"):
+        history = train_and_test(cfg, schedule, Counts(), tmp_path / device, device=device, codegen_target="numpy",
+                                 report=lambda line: None)
+        assert history["samples_done"] == 4 and history["evaluations"][-1]["final"]
+        learned[device] = _learned(tmp_path / device)
+    for name, values in learned["runtime"].items():
+        assert np.max(np.abs(values - learned["cpp_standalone"][name])) <= 1e-9, name
+    initial = build_network(cfg, np.zeros((1, 15)), [np.zeros((1, 3))] * 2).learned_state(initial=True)
+    assert np.max(np.abs(learned["runtime"]["layer2_w"] - initial["layer2_w"])) > 1e-4
+
+
+def test_standalone_build_folder_keeps_its_size(tmp_path):
+    """20 re-runs of one compiled build with new inputs: the folder grows by less than 1 MB
+    after the first run (each run's run-args files are deleted; results are overwritten)."""
+    cfg = NetworkConfig(n_inputs=60, layer_sizes=(10,), readout_sizes=3, burnin_ms=2)
+    n = 1000  # each run's new inputs alone are 480 kB: 20 runs would leave 9.6 MB
+    devices.select("cpp_standalone", build_dir=tmp_path / "build")
+    dn = build_network(cfg, np.zeros((n, 60)), [np.zeros((n, 3))], sample_starts=np.eye(1, n)[0],
+                       record_readout=("y",))
+    dn.run(seed=0)
+    devices.build(run=False)
+
+    def folder_bytes():
+        return sum(p.stat().st_size for p in (tmp_path / "build").rglob("*") if p.is_file())
+
+    rng = np.random.default_rng(0)
+    sizes, state = [], dn.learned_state(initial=True)
+    for k in range(20):
+        dn.run_again(seed=k, state=state, spikes=(rng.random((n, 60)) < 0.2).astype(float),
+                     targets=[rng.random((n, 3))], sample_starts=np.eye(1, n)[0])
+        state = dn.learned_state()
+        sizes.append(folder_bytes())
+    assert max(sizes) <= sizes[0] + 1_000_000, sizes
+    left = [p.name for p in (tmp_path / "build" / "static_arrays").glob("init_*.dat")]
+    assert not left, f"run-args files left behind: {left[:3]}"

@@ -3,9 +3,10 @@ the missing-data message, and the paper network's CUDA code (generated without a
 import json
 
 import numpy as np
+import pytest
 
 from brian_decolle import devices
-from brian_decolle.gestures import NETWORKS, GestureConfig
+from brian_decolle.gestures import preset
 from brian_decolle.network import build_network
 from conftest import run_study
 
@@ -32,13 +33,14 @@ def test_missing_data_is_one_clear_message(tmp_path):
 
 def test_bad_frames_choice_is_named(tmp_path):
     out = _cli("--data-dir", str(tmp_path), "--frames", "spikes")
-    assert out.returncode == 2 and "invalid choice: 'spikes'" in out.stderr
+    assert out.returncode == 2 and "frames='spikes' is not allowed; choose one of 'counts', 'binary'" in out.stderr
 
 
-def test_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
-    """Generate the synthetic set, train 2 samples (one run), test 4 recordings: every output written."""
+def test_default_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
+    """Generate the synthetic set, train 2 samples (one run) with the default network on the default
+    device, test 4 recordings: every output written."""
     data = tmp_path / "synthetic_dvsgesture"
-    out = _cli("--data-dir", str(data), "--synthetic", "--network", "cpu", "--train-samples", "2",
+    out = _cli("--data-dir", str(data), "--synthetic", "--train-samples", "2",
                "--eval-every", "2", "--eval-samples", "2", "--n-test", "4", "--checkpoint-every", "2",
                "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr[-3000:]
@@ -55,9 +57,10 @@ def test_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
 
 
 def test_paper_network_shapes_follow_table_2():
-    cfg = GestureConfig(data_dir="unused", network="paper").network_config()
+    cfg = preset("paper").network
     assert cfg.input_shape == (2, 32, 32)
-    assert cfg.layer_shapes() == ((64, 15, 15), (128, 13, 13), (128, 5, 5))
+    assert [spec.unit_shape for spec in cfg.layers] == [(64, 30, 30), (128, 13, 13), (128, 11, 11)]
+    assert [spec.output_shape for spec in cfg.layers] == [(64, 15, 15), (128, 13, 13), (128, 5, 5)]
     assert cfg.random_tau and cfg.tau_range_ms == (10.0, 35.0) and cfg.w_rp == 1.0
     assert np.isclose(cfg.alpha_r, np.exp(-1 / 2.86)) and cfg.dropout == 0.5 and cfg.readout_sizes == (11,) * 3
 
@@ -65,7 +68,7 @@ def test_paper_network_shapes_follow_table_2():
 def test_paper_network_generates_cuda_code(tmp_path):
     """The paper network (Table 2) as a cuda_standalone project; without a GPU only the code is generated.
     (Its 170 M connections are made by the generated code at run time, not here.)"""
-    cfg = GestureConfig(data_dir="unused", network="paper").network_config()
+    cfg = preset("paper").network
     devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
     dn = build_network(cfg, np.zeros((10, cfg.n_inputs)), [np.zeros((10, 11))] * 3, sample_steps=10)
     dn.run()
@@ -74,4 +77,15 @@ def test_paper_network_generates_cuda_code(tmp_path):
     names = {p.name for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")}
     for k in (1, 2, 3):
         assert any(n.startswith(f"decolle_layer{k}_kernel_gradient_summed_variable") for n in names)
-    assert len(NETWORKS["paper"]) == 3
+
+
+@pytest.mark.slow
+def test_paper_network_trains_one_shortened_sample_on_cpp_standalone(tmp_path):
+    """Table 2's network (about 340 M connections, several GB) through the CLI on cpp_standalone:
+    one 30 ms training sample and one 30 ms test recording of the synthetic set."""
+    out = _cli("--data-dir", str(tmp_path / "synthetic_dvsgesture"), "--synthetic", "--network", "paper",
+               "--train-samples", "1", "--eval-samples", "1", "--n-test", "1", "--train-ms", "30", "--test-ms", "30",
+               "--burnin-ms", "5", "--out", str(tmp_path / "out"), timeout=6 * 3600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["training_samples"] == 1 and summary["final_test"]["n_test"] == 1

@@ -22,7 +22,9 @@ def test_help_lists_the_options():
     (("--network", "huge"), "invalid choice: 'huge'"),
     (("--mnist-dir", "/nonexistent/mnist"), "mnist_dir='/nonexistent/mnist' is not a folder"),
     (("--n-test", "15"), "n_test=15 must be a multiple of 10"),
-    (("--lr", "0"), "lr=0.0 must be a positive number"),
+    (("--lr", "-1"), "lr=-1.0 must be a number >= 0"),
+    (("--train-ms", "30"), "train_ms=30.0 must exceed the burn-in (burnin_ms=50.0)"),
+    (("--optimiser", "adam"), "optimiser='adam' is not allowed; choose one of 'sgd', 'adamax'"),
     (("--device", "gpu"), "invalid choice: 'gpu'"),
 ])
 def test_bad_arguments_are_named(args, message, tmp_path):
@@ -46,10 +48,25 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     assert [e["training_samples"] for e in summary["evaluations"]] == [0, 4, 8]
     assert len(summary["final_test"]["accuracy_per_layer"]) == 2
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["network"]["batch"] == 2 and config["mnist"]["network"] == "small"
+    assert config["network"]["batch"] == 2 and config["preset"] == "small" and config["study"] == "mnist"
+    assert config["schedule"]["train_samples"] == 8 and config["data"]["n_train"] == 20
+    assert "brian2" in config["versions"] and "--batch" in config["command_line"] and config["date"]
     sample = np.load(tmp_path / "test_sample.npz")
     assert sample["input"].shape == (1000, 784) and sample["readout_y"].shape == (2, 1000, 10)
     assert sample["input"].sum() > 100, "a digit at up to 50 Hz for 1 s holds many spikes"
     for name in ("results.npz", "checkpoint.npz", "learned.npz", "accuracy.png", "error.png", "raster.png",
                  "membrane.png", "readouts.png", "input.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_default_paper_network_trains_and_tests_on_cpp_standalone(tmp_path):
+    """The default network (the paper's, ending in a batch-1 non-spiking output layer whose output
+    group is its neuron group) through the CLI on the default device: one shortened training
+    sample, then the test."""
+    out = _cli("--train-samples", "1", "--n-train", "10", "--n-test", "10", "--eval-samples", "1",
+               "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "paper network" in out.stdout and "trained 1/1 samples" in out.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["training_samples"] == 1 and len(summary["final_test"]["accuracy_per_layer"]) == 4
+    assert json.loads((tmp_path / "config.json").read_text())["network"]["output_layer"] is True

@@ -35,7 +35,7 @@ def test_reduced_regression_learns_and_writes_everything(tmp_path):
             assert loss[-1] <= 0.5 * loss[0], (k, loss)
             assert res[f"layer{k}_u"].shape == (500, 5)
     config = json.loads((out / "config.json").read_text())
-    assert config["regression"]["epochs"] == 12 and config["device"] == "cpp_standalone"
+    assert config["task"]["epochs"] == 12 and config["device"] == "cpp_standalone" and config["synthetic_data"]
 
 
 def test_help_and_bad_arguments(tmp_path):
