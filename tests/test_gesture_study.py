@@ -11,8 +11,8 @@ from brian_decolle.network import build_network
 from conftest import run_study
 
 
-def _cli(*args):
-    return run_study("dvs_gesture", *args)
+def _cli(*args, **kwargs):
+    return run_study("dvs_gesture", *args, **kwargs)
 
 
 def test_help_lists_the_options():
