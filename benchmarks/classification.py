@@ -40,14 +40,14 @@ def main():
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as build:
         start = time.perf_counter()
-        clf = OnlineClassifier(cfg, cfg.readout_sizes[0], steps, device=args.device, build_dir=build)
+        clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, device=args.device, build_dir=build)
         build_s = time.perf_counter() - start
         state = clf.initial_state()
         times = {"train": [], "test": []}
         for repeat in range(args.repeats):
             for kind in ("train", "test"):
                 spikes = (rng.random((steps, cfg.batch * cfg.n_inputs)) < args.rate * 1e-3).astype(float)
-                labels = rng.integers(0, cfg.readout_sizes[0], size=(steps, cfg.batch))
+                labels = rng.integers(0, cfg.layers[0].readout_size, size=(steps, cfg.batch))
                 starts = np.zeros(steps)
                 for offset, _ in (windows if kind == "train" else [(0, steps)]):
                     starts[offset] = 1

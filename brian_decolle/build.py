@@ -204,10 +204,10 @@ class Builder:
         self.objects.append(inputs)
         return inputs
 
-    def make_layer(self, spec: LayerSpec, pre, target) -> Layer:
-        layer = self.make_shared_layer(spec, pre) if spec.shared else self.make_dense_layer(spec, pre)
-        layer.readout, layer.readout_synapses = self.make_readout(spec, layer.output, target)
-        self.make_population(spec, layer.output)
+    def add_readout(self, layer: Layer, target) -> Layer:
+        """The layer's local readout (and regulariser population) on its output group."""
+        layer.readout, layer.readout_synapses = self.make_readout(layer.spec, layer.output, target)
+        self.make_population(layer.spec, layer.output)
         return layer
 
     def make_dense_layer(self, spec, pre) -> Layer:
@@ -216,7 +216,7 @@ class Builder:
         group = self.make_neurons(spec, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
                                                           self.plasticity_model(spec), self.norm_state("norm_b")), n)
         if spec.bias:  # torch's default bias init, whatever the weight scale
-            self.add_learned(spec, "b", group, "b", _uniform(self.rng, 1 / np.sqrt(fan_in), n), "err", "norm_b")
+            self.add_learned(spec, "b", group, "b", uniform(self.rng, 1 / np.sqrt(fan_in), n), "err", "norm_b")
         self.set_schedule(group)
         self.add_error(group, spec)
         # plastic feed-forward synapses, all-to-all with explicit indices so that
@@ -226,149 +226,9 @@ class Builder:
         i, j = dense_links(fan_in, n)
         syn.connect(i=i, j=j)
         self.objects.append(syn)
-        self.add_learned(spec, "w", syn, "w", _uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
+        self.add_learned(spec, "w", syn, "w", uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
                          "err_post*p_pre", "norm", lr="lr_post", gate="learning_post")
         return Layer(spec=spec, output=group, neurons=group, synapses=syn)
-
-    def make_shared_layer(self, spec, pre) -> Layer:
-        """A layer whose weights and biases live in kernel and bias groups shared by all
-        connections that use them: a convolution, or any layer of a minibatch (batch > 1);
-        a dense layer is then a 1x1 convolution of its flattened input."""
-        B = self.cfg.batch
-        shared_bias = eq.sections("sharing.eqs")["shared_bias"]
-        if spec.pool == 1:
-            neurons = self.make_neurons(spec, self.neuron_model(shared_bias, self.plasticity_model(spec)),
-                                        spec.n_outputs)
-            self.set_schedule(neurons)
-            self.add_error(neurons, spec)
-        else:
-            # the integrating neurons hand their spikes' role to the pooled units
-            # (the schedule only because every neuron's sample start restarts t_sample)
-            neurons = self.make_neurons(spec, self.neuron_model(
-                shared_bias, eq.sections("pooling.eqs")["pooled_unit"], eq.sections("plasticity.eqs")["schedule"]),
-                spec.n_units)
-
-        # kernel and bias groups: one unit per shared value, each with the learning schedule
-        label = neurons.name
-        schedule = eq.sections("plasticity.eqs")["schedule"]
-        kernel = b2.NeuronGroup(spec.n_kernel, eq.sections("sharing.eqs")["kernel"] + self.norm_state("norm")
-                                + schedule, clock=self.clock, name=f"{label}_kernel", namespace=dict(self.adamax))
-        biases = b2.NeuronGroup(spec.channels, eq.sections("sharing.eqs")["bias_unit"] + self.norm_state("norm")
-                                + schedule, clock=self.clock, name=f"{label}_bias", namespace=dict(self.adamax))
-        self.objects += [kernel, biases]
-        # drawn in the dense layers' order (time constants, biases, weights): batch 1 and B agree
-        if spec.bias:
-            self.add_learned(spec, "b", biases, "b", _uniform(self.rng, 1 / np.sqrt(spec.fan_in), spec.channels),
-                             "grad", "norm")
-        self.add_learned(spec, "w", kernel, "w",
-                         _uniform(self.rng, spec.weight_scale / np.sqrt(spec.fan_in), spec.n_kernel), "grad", "norm")
-        for group in (kernel, biases):
-            self.set_schedule(group)
-            self.add_sample_start("", group)
-        output = neurons if spec.pool == 1 else self.make_pool(spec, neurons, biases)
-
-        self.set_positions(neurons, spec.unit_shape)
-        syn = self.connect_shared(spec, pre, neurons, kernel)
-        bgrad = b2.Synapses(neurons, biases, eq.sections("sharing.eqs")["bias_gradient"], clock=self.clock,
-                            name=f"{label}_bias_gradient")
-        unit_bias = np.repeat(np.arange(spec.channels), spec.n_units // spec.channels)
-        bgrad.connect(i=np.arange(B * spec.n_units), j=np.tile(unit_bias, B))
-        move_summed(bgrad, "grad_post", "gradient")
-        move_summed(bgrad, "b_pre", "bias_copy")
-        self.objects.append(bgrad)
-        return Layer(spec=spec, output=output, neurons=neurons, synapses=syn, kernel=kernel, bias=biases)
-
-    def connect_shared(self, spec, pre, neurons, kernel):
-        """Forward connections reading the kernel, and the kernel-gradient connections.
-
-        Both are generated by Brian2 itself (generator syntax), on the device, from
-        the units' positions: no index arrays, so networks of the paper's size build.
-        Kernel entries are laid out (in channel, out channel, row, column), so that
-        those one input channel uses are one contiguous range.
-        """
-        if spec.is_conv:
-            ch, row, col = "ch_pre", "row_pre", "col_pre"
-        else:  # the presynaptic unit's channel, row, column as a 1x1 convolution's input
-            ch, row, col = "unit_pre", "0", "0"
-        c_in, c_out, size, pad, stride = spec.input_shape[0], spec.channels, spec.kernel, spec.padding, spec.stride
-        _, h_out, w_out = spec.unit_shape
-        n_units = spec.n_units
-        ci, co, dy, dx = np.meshgrid(np.arange(c_in), np.arange(c_out), np.arange(size), np.arange(size),
-                                     indexing="ij")
-        for var, values in (("k_in", ci), ("k_out", co), ("k_dy", dy), ("k_dx", dx)):
-            setattr(kernel, var, values.ravel())
-        # forward: input (ci, iy, ix) -> unit (co, y, x) of the same replica when
-        # dy = iy - stride*y + pad is in [0, size) and so is dx; it reads kernel entry (ci, co, dy, dx)
-        scaled = "" if stride == 1 else f"*{stride}"
-        dy_f, dx_f = f"({row} - row_post{scaled} + {pad})", f"({col} - col_post{scaled} + {pad})"
-        syn = self.generate_synapses(pre, neurons, "shared_synapse", f"{neurons.name}_synapses",
-                                     f"rep_pre*{n_units}", f"(rep_pre + 1)*{n_units}",
-                                     f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
-        syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
-        syn.w = b2.linked_var(kernel, "w", index="kidx")
-        # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, y, x) with
-        # stride*y = iy - dy + pad exists; one connection per forward connection, reading that unit's err
-        num_y, num_x = f"({row} - k_dy_post + {pad})", f"({col} - k_dx_post + {pad})"
-        if stride == 1:
-            y_g, x_g, aligned = num_y, num_x, ""
-        else:
-            y_g, x_g = f"({num_y}//{stride})", f"({num_x}//{stride})"
-            aligned = f" and {num_y} % {stride} == 0 and {num_x} % {stride} == 0"
-        per_channel = c_out * size * size
-        grad = self.generate_synapses(pre, kernel, "kernel_gradient", f"{neurons.name}_kernel_gradient",
-                                      f"{ch}*{per_channel}", f"({ch} + 1)*{per_channel}",
-                                      f"{num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
-        grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
-        grad.err_out = b2.linked_var(neurons, "err", index="oidx")
-        move_summed(grad, "grad_post", "gradient")
-        self.objects += [grad, syn]
-        return syn
-
-    def generate_synapses(self, pre, post, section, name, first, stop, condition):
-        """Synapses (a sharing.eqs section) that Brian2 makes itself: every presynaptic unit to
-        the postsynaptic units k in [first, stop) for which the condition holds."""
-        syn = b2.Synapses(pre, post, eq.sections("sharing.eqs")[section], clock=self.clock, name=name)
-        syn.connect(j=f"k for k in range({first}, {stop}) if {condition}")
-        return syn
-
-    def make_pool(self, spec, neurons, biases):
-        """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
-        traces the next layer reads, and hand their err back to the winning member."""
-        cfg, B, nf, pool = self.cfg, self.cfg.batch, self.neuron_file, spec.pool
-        members, slot, owner = pool_windows(spec.unit_shape, pool)
-        n_pool = len(members)
-        model = (eq.sections("pooling.eqs")["pool"]
-                 + "".join(eq.code("pooling.eqs", "pool_member", n=n) for n in range(pool * pool))
-                 + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"]
-                 + self.plasticity_model(spec))
-        group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
-                               reset=eq.code(nf, "spike_trace"), method=self.method, clock=self.clock,
-                               name=f"{neurons.name}_pool",
-                               namespace={"n_neurons": n_pool, "u_offset": cfg.u_offset, **self.adamax})
-        offsets = np.repeat(np.arange(B) * spec.n_units, n_pool)
-        for n in range(pool * pool):
-            member = np.tile(members[:, n], B) + offsets
-            setattr(group, f"isyn{n}", b2.linked_var(neurons, "isyn", index=member))
-            setattr(group, f"r{n}", b2.linked_var(neurons, "r", index=member))
-        group.b = b2.linked_var(biases, "b", index=np.tile(members[:, 0] // (len(slot) // spec.channels), B))
-        self.set_time_constants(group, spec, n_pool)
-        self.set_positions(group, spec.output_shape)
-        self.add_sample_start(eq.code(nf, "input_sample_start"), group)
-        if cfg.dynamics == "discrete":
-            self.add_runner(eq.code(nf, "input_decay"), group, "decay", "decay")
-        self.set_schedule(group)
-        self.add_error(group, spec)
-        maximum = eq.code("pooling.eqs", "pool_start") + "".join(
-            eq.code("pooling.eqs", "pool_step", n=n) for n in range(1, pool * pool))
-        self.add_runner(maximum, group, "pool", "maximum")
-        self.objects.append(group)
-
-        neurons.slot = np.tile(slot, B)
-        pool_of = np.tile(owner, B) + np.repeat(np.arange(B) * n_pool, len(owner))
-        neurons.win_out = b2.linked_var(group, "win", index=pool_of)
-        neurons.err_out = b2.linked_var(group, "err", index=pool_of)
-        self.add_runner(eq.code("pooling.eqs", "pooled_error"), neurons, "pooled_error", "error")
-        return group
 
     def make_readout(self, spec, output, target):
         """The layer's fixed random readout; replicas share g and c (block-diagonal connections)."""
@@ -380,7 +240,7 @@ class Builder:
             name=f"{output.name}_readout",
             namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
         bound = cfg.readout_amplitude / np.sqrt(n)
-        readout.c = 0.0 if spec.is_output else np.tile(_uniform(self.rng, bound, n_out), B)
+        readout.c = 0.0 if spec.is_output else np.tile(uniform(self.rng, bound, n_out), B)
         self.objects.append(readout)
         self.add_runner(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
         rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
@@ -392,7 +252,7 @@ class Builder:
             pre, post = dense_links(n, n_out)
             rsyn.connect(i=np.concatenate([pre + b * n for b in range(B)]),
                          j=np.concatenate([post + b * n_out for b in range(B)]))
-            rsyn.g = np.tile(_uniform(self.rng, bound, n * n_out), B)
+            rsyn.g = np.tile(uniform(self.rng, bound, n * n_out), B)
         move_summed(rsyn, "ysum_post", "readout")
         move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)
@@ -415,29 +275,14 @@ class Builder:
         self.objects += [population, psyn]
 
 
-def _uniform(rng, bound, size):
+def uniform(rng, bound, size):
+    """Values drawn uniformly from [-bound, bound)."""
     return rng.uniform(-bound, bound, size=size)
 
 
 def dense_links(n_pre, n_post):
     """All-to-all connections (pre, post), ordered as weights laid out (n_pre, n_post)."""
     return np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
-
-
-def pool_windows(unit_shape, pool):
-    """For pool x pool max-pooling of units (channel, row, column): the members of every
-    window (n_windows, pool*pool) in row-major order, and per unit its slot in its window
-    (-1 outside every window, as torch's floor) and its window (0 where it has none)."""
-    c, h, w = unit_shape
-    ph, pw = h // pool, w // pool
-    cc, py, px, dy, dx = np.meshgrid(np.arange(c), np.arange(ph), np.arange(pw), np.arange(pool), np.arange(pool),
-                                     indexing="ij")
-    members = ((cc * h + py * pool + dy) * w + px * pool + dx).reshape(c * ph * pw, pool * pool)
-    slot = np.full(c * h * w, -1.0)
-    owner = np.zeros(c * h * w, dtype=int)
-    slot[members.ravel()] = np.tile(np.arange(pool * pool), len(members))
-    owner[members.ravel()] = np.repeat(np.arange(len(members)), pool * pool)
-    return members, slot, owner
 
 
 def move_summed(synapses, target, key):

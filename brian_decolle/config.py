@@ -146,7 +146,7 @@ class NetworkConfig:
 
     n_inputs: int
     layer_sizes: tuple[int, ...]            # dense layers (after any convolutional ones)
-    readout_sizes: tuple[int, ...]          # units of each layer's local readout, conv layers first
+    readout_sizes: int | tuple[int, ...]    # units of each layer's local readout: one, or one per layer
     input_shape: tuple[int, int, int] | None = None  # (channels, height, width); needed by conv_layers
     conv_layers: tuple[ConvLayer, ...] = ()  # convolutional layers, before the dense ones
     batch: int = 1                          # replicas sharing every weight (a minibatch)
@@ -193,13 +193,15 @@ class NetworkConfig:
         object.__setattr__(self, "layer_sizes", tuple(self.layer_sizes))
         for k, n in enumerate(self.layer_sizes):
             check_count(f"layer_sizes[{k}]", n)
-        object.__setattr__(self, "readout_sizes",
-                           per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int))
+        for name in ("readout_sizes", "bias", "weight_scale"):  # kept as given: one value, or one per layer
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        readouts = per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int)
         check_bool("output_layer", self.output_layer)
-        object.__setattr__(self, "bias", per_layer("bias", self.bias, self.n_layers, check_bool, bool))
-        if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != self.readout_sizes[-1]):
+        per_layer("bias", self.bias, self.n_layers, check_bool, bool)
+        if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != readouts[-1]):
             raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
-                              f"{self.layer_sizes!r}, readout_sizes[-1]={self.readout_sizes[-1]}")
+                              f"{self.layer_sizes!r}, readout_sizes[-1]={readouts[-1]}")
         check_choice("dynamics", self.dynamics, DYNAMICS)
         check_choice("surrogate", self.surrogate, SURROGATES)
         check_choice("readout_input", self.readout_input, READOUT_INPUTS)
@@ -208,8 +210,7 @@ class NetworkConfig:
         check_positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
             check_decay(name, getattr(self, name))
-        object.__setattr__(self, "weight_scale",
-                           per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive))
+        per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
         for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
             check_positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
@@ -271,6 +272,9 @@ class NetworkConfig:
         n_conv = len(self.conv_layers)
         plans = [(c.channels, c.kernel, c.padding, c.pool, c.stride) for c in self.conv_layers] \
             + [(n, 1, 0, 1, 1) for n in self.layer_sizes]
+        biases = per_layer("bias", self.bias, self.n_layers, check_bool, bool)
+        readouts = per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int)
+        scales = per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
         for k, (channels, kernel, padding, pool, stride) in enumerate(plans):
             index = k + 1
             conv = k < n_conv
@@ -281,8 +285,8 @@ class NetworkConfig:
             specs.append(LayerSpec(
                 index=index, kind=kind, input_shape=in_shape, unit_shape=unit, output_shape=out,
                 fan_in=in_shape[0] * kernel ** 2, kernel=kernel, stride=stride, padding=padding, pool=pool,
-                bias=self.bias[k], shared=conv or self.batch > 1, readout_size=self.readout_sizes[k],
-                dropout=0.0 if kind == "output" else self.dropout, weight_scale=self.weight_scale[k],
+                bias=biases[k], shared=conv or self.batch > 1, readout_size=readouts[k],
+                dropout=0.0 if kind == "output" else self.dropout, weight_scale=scales[k],
                 alpha=self.alpha, alpha_s=self.alpha_s, alpha_r=self.alpha_r, tau_mem_ms=self.tau_mem_ms,
                 tau_syn_ms=self.tau_syn_ms, tau_ref_ms=self.tau_ref_ms))
             shape = out

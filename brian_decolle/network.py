@@ -46,6 +46,7 @@ import numpy as np
 from . import devices
 from .build import SCHEDULE, Builder, Layer
 from .config import ConfigError, NetworkConfig
+from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
@@ -350,8 +351,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
                         learned=builder.learned, initial_values=builder.initial_values)
     pre = dn.inputs
     for spec, target in zip(cfg.layers, targets):
-        layer = builder.make_layer(spec, pre, target)
-        dn.layers.append(layer)
+        layer = make_shared_layer(builder, spec, pre) if spec.shared else builder.make_dense_layer(spec, pre)
+        dn.layers.append(builder.add_readout(layer, target))
         pre = layer.output
 
     when, order = SCHEDULE["monitors"]

@@ -52,7 +52,7 @@ def as_dict(config) -> dict:
 
 
 def write_config(out_dir, study: str, config, *, device: str, data: str, synthetic: bool) -> dict:
-    record = {"study": study, **as_dict(config), "device": device, "data": data, "synthetic_data": synthetic,
+    record = {"study": study, **as_dict(config), "device": device, "data_source": data, "synthetic_data": synthetic,
               **provenance()}
     _write_json(Path(out_dir) / "config.json", record)
     return record

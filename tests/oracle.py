@@ -47,7 +47,7 @@ def layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg):
 
 
 def conv_layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg, layer=0):
-    """L(K, b) of one convolutional layer (stride 1, zero padding, then max-pool of u).
+    """L(K, b) of one convolutional layer (stride, zero padding, then max-pool of u).
 
     p_pre: (C_in, H, W) traces; r: (C_out, H', W') refractory states; K: torch's
     (out, in, row, column); the pool passes the first maximum of each window, as
@@ -55,7 +55,8 @@ def conv_layer_loss(params, p_pre, r, mask, own_p, g, c, yhat, cfg, layer=0):
     """
     kernel, b = params
     conv = cfg.conv_layers[layer]
-    u = jax.lax.conv_general_dilated(p_pre[None], kernel, (1, 1), [(conv.padding, conv.padding)] * 2,
+    u = jax.lax.conv_general_dilated(p_pre[None], kernel, (conv.stride, conv.stride),
+                                     [(conv.padding, conv.padding)] * 2,
                                      dimension_numbers=("NCHW", "OIHW", "NCHW"))[0]
     u = u + b[:, None, None] + r
     k = conv.pool

@@ -9,10 +9,11 @@ from conftest import poisson
 def _train(device, build_dir, spikes, targets, cfg):
     devices.select(device, build_dir=build_dir, codegen_target="numpy")
     dn = build_network(cfg, spikes, targets, record_spikes=True)
-    initial = None if devices.is_standalone() else [dn.weights(k) for k in (1, 2)]
-    dn.run()
+    initial = None if devices.is_standalone() else [dn.get_weights(k)["w"] for k in (1, 2)]
+    dn.run(seed=cfg.seed)
     devices.build()
-    return ([dn.spikes(k) for k in (1, 2)], [dn.weights(k) for k in (1, 2)], [dn.bias(k) for k in (1, 2)],
+    weights = [dn.get_weights(k) for k in (1, 2)]
+    return ([dn.spikes(k) for k in (1, 2)], [w["w"] for w in weights], [w["b"] for w in weights],
             dn.readout(2), initial)
 
 
@@ -40,16 +41,17 @@ def test_cuda_standalone_code_holds_the_plasticity_kernels(rng, tmp_path):
     cfg = NetworkConfig(n_inputs=10, layer_sizes=(8, 6), readout_sizes=2, reg_rate=0.1)
     devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
     dn = build_network(cfg, poisson(rng, 50, 10), [np.zeros((50, 2))] * 2)
-    dn.run()
+    dn.run(seed=cfg.seed)
     devices.build(compile=False, run=False)
     devices.select("runtime", codegen_target="numpy")
     sources = {p.name: p.read_text() for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")}
     for k in (1, 2):
-        update = [text for name, text in sources.items() if name.startswith(f"decolle_layer{k}_synapses_update")]
+        update = [text for name, text in sources.items() if name.startswith(f"decolle_layer{k}_synapses_w_update")]
         assert update, sorted(sources)
         assert "__global__" in update[0] and "_ptr_array_decolle_layer" in update[0] and "norm" in update[0]
         assert any(name.startswith(f"decolle_layer{k}_readout_synapses_summed_variable_m_pre") for name in sources)
         assert any(name.startswith(f"decolle_layer{k}_error") for name in sources)
+        assert any(name.startswith(f"decolle_layer{k}_b_update") for name in sources)
 
 
 def test_many_samples_one_compilation(rng, tmp_path, monkeypatch):
@@ -71,7 +73,7 @@ def test_many_samples_one_compilation(rng, tmp_path, monkeypatch):
     devices.select("cpp_standalone", build_dir=tmp_path / "cpp")
     dn = build_network(cfg, np.tile(one, (samples, 1)), [np.ones((n * samples, 2))], sample_steps=n,
                        record_state=("u",))
-    dn.run(learn=False)
+    dn.run(learn=False, seed=cfg.seed)
     devices.build()
     u = dn.state(1, "u").reshape(samples, n, -1)
     devices.select("runtime", codegen_target="numpy")
@@ -87,7 +89,7 @@ def test_cuda_run_without_gpu_is_a_clear_error(tmp_path):
     cfg = NetworkConfig(n_inputs=3, layer_sizes=(2,), readout_sizes=1)
     devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
     dn = build_network(cfg, np.zeros((5, 3)), [np.zeros((5, 1))])
-    dn.run()
+    dn.run(seed=cfg.seed)
     with pytest.raises(ConfigError, match="needs an NVIDIA GPU"):
         devices.build()
     devices.select("runtime", codegen_target="numpy")

@@ -29,6 +29,9 @@ BAD_CONFIGS = [
     ({"tau_range_ms": (35, 10)}, "tau_range_ms"),
     ({"dynamics": "continuous", "tau_mem_ms": 10.0, "tau_syn_ms": 10.0}, "tau_mem_ms"),
     ({"seed": -3}, "seed"),
+    ({"bias": (True, False)}, "bias"),      # one flag per layer: 1 layer here
+    ({"bias": 1}, "bias"),
+    ({"bias": (None,)}, "bias[0]"),
 ]
 
 
@@ -64,9 +67,11 @@ def test_bad_input_shapes_name_the_argument(spikes, targets, name):
     assert name in str(info.value)
 
 
-def test_unknown_recorded_variable():
-    with pytest.raises(ConfigError, match="record_state.*voltage"):
-        build_network(NetworkConfig(**GOOD), np.zeros((5, 4)), [np.zeros((5, 2))], record_state=("voltage",))
+@pytest.mark.parametrize("option", ["record_state", "record_prepool", "record_kernels", "record_readout",
+                                    "record_synapses"])
+def test_unknown_recorded_variable(option):
+    with pytest.raises(ConfigError, match=f"{option}.*voltage"):
+        build_network(NetworkConfig(**GOOD), np.zeros((5, 4)), [np.zeros((5, 2))], **{option: ("voltage",)})
 
 
 def test_unknown_device():

@@ -47,9 +47,11 @@ def test_discrete_forward_equals_numpy_transcription(rng, random_tau):
     spikes = poisson(rng, n_steps, n_in, 0.2)
     targets = [np.zeros((n_steps, 2))] * 3
     dn = build_network(cfg, spikes, targets, record_state=("p", "q", "r", "u"), record_spikes=True)
-    dn.run()
-    alphas = [(np.asarray(g.alpha[:]), np.asarray(g.alpha_s[:])) for g in [dn.inputs] + dn.layers]
-    ref = transcribe(spikes, [dn.weights(k) for k in (1, 2, 3)], [dn.bias(k) for k in (1, 2, 3)],
+    dn.run(seed=cfg.seed)
+    alphas = [(np.asarray(g.alpha[:]), np.asarray(g.alpha_s[:]))
+              for g in [dn.inputs] + [layer.output for layer in dn.layers]]
+    weights = [dn.get_weights(k) for k in (1, 2, 3)]
+    ref = transcribe(spikes, [w["w"].T for w in weights], [w["b"] for w in weights],  # transcribe: (in, out)
                      alphas, cfg.alpha_r, cfg.w_rp)
     for k in range(3):
         spikes_k = dn.spikes(k + 1)
@@ -71,7 +73,7 @@ def test_samples_start_from_rest_and_burn_in_again(rng):
     one = poisson(rng, n, 15, 0.3)
     targets = [np.ones((2 * n, 2))] * 2
     dn = build_network(cfg, np.vstack([one, one]), targets, sample_steps=n, record_state=("u", "p", "err"))
-    dn.run()
+    dn.run(seed=cfg.seed)
     for k in (1, 2):
         u = dn.state(k, "u")
         assert np.array_equal(u[:n], u[n:]) and np.abs(u).max() > 0

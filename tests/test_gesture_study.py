@@ -62,7 +62,7 @@ def test_paper_network_shapes_follow_table_2():
     assert [spec.unit_shape for spec in cfg.layers] == [(64, 30, 30), (128, 13, 13), (128, 11, 11)]
     assert [spec.output_shape for spec in cfg.layers] == [(64, 15, 15), (128, 13, 13), (128, 5, 5)]
     assert cfg.random_tau and cfg.tau_range_ms == (10.0, 35.0) and cfg.w_rp == 1.0
-    assert np.isclose(cfg.alpha_r, np.exp(-1 / 2.86)) and cfg.dropout == 0.5 and cfg.readout_sizes == (11,) * 3
+    assert np.isclose(cfg.alpha_r, np.exp(-1 / 2.86)) and cfg.dropout == 0.5 and [spec.readout_size for spec in cfg.layers] == [11] * 3
 
 
 def test_paper_network_generates_cuda_code(tmp_path):

@@ -32,7 +32,7 @@ def test_random_time_constants_lie_in_the_papers_range():
     cfg = NetworkConfig(n_inputs=50, layer_sizes=(200,), readout_sizes=1, dynamics="continuous", random_tau=True)
     dn = build_network(cfg, np.zeros((2, 50)), [np.zeros((2, 1))])
     dn.run()
-    for group in (dn.inputs, dn.layers[0]):
+    for group in (dn.inputs, dn.layers[0].neurons):
         for var in ("tau_mem", "tau_syn"):
             taus = np.asarray(getattr(group, var)[:] / b2.ms)
             assert taus.min() >= 10 and taus.max() <= 35 and taus.std() > 5

@@ -23,14 +23,14 @@ def _run(cfg, rng):
     dn = build_network(cfg, spikes, _targets(np.random.default_rng(5)),
                        record_state=("p", "r", "mask", "b", "u"),
                        record_readout=("yhat",), record_synapses=("w", "norm") if cfg.optimiser == "adamax" else ("w",))
-    dn.run()
+    dn.run(seed=cfg.seed)  # dropout masks are recorded; the seed makes the run repeatable
     return dn
 
 
 def _step_inputs(dn, k, t):
     """Everything the layer-k loss of step t depends on, as recorded."""
-    rsyn, readout = dn.readout_synapses[k - 1], dn.readouts[k - 1]
-    n, n_out = dn.cfg.layer_sizes[k - 1], dn.cfg.readout_sizes[k - 1]
+    rsyn, readout = dn.layers[k - 1].readout_synapses, dn.layers[k - 1].readout
+    n, n_out = dn.cfg.layer_sizes[k - 1], dn.cfg.layers[k - 1].readout_size
     g = np.asarray(rsyn.g[:]).reshape(n, n_out)
     return (dn.state(k - 1, "p")[t], dn.state(k, "r")[t], dn.state(k, "mask")[t], dn.state(k, "p")[t],
             g, np.asarray(readout.c[:]), dn.readout(k, "yhat")[t])
@@ -40,9 +40,9 @@ def _after(dn, k, t, var):
     """Weights (or biases) after the update of step t."""
     if var == "w":
         trace = dn.synapse_trace(k, "w")
-        return trace[t + 1] if t + 1 < N_STEPS else dn.weights(k)
+        return trace[t + 1] if t + 1 < N_STEPS else dn.get_weights(k)["w"].T  # (in, out), as the trace
     trace = dn.state(k, "b")
-    return trace[t + 1] if t + 1 < N_STEPS else dn.bias(k)
+    return trace[t + 1] if t + 1 < N_STEPS else dn.get_weights(k)["b"]
 
 
 CASES = list(itertools.product(("sigmoid", "fast_sigmoid", "box"), ("mse", "smooth_l1"),
@@ -90,8 +90,8 @@ def test_adamax_matches_reference_adamax(rng):
             w, b = w - lr * gw / norm_w, b - lr * gb / norm_b
             if t + 1 < N_STEPS:
                 assert np.max(np.abs(dn.synapse_trace(k, "norm")[t + 1] - norm_w)) <= 1e-9 * np.max(norm_w)
-        err_w = np.max(np.abs(dn.weights(k) - w))
-        err_b = np.max(np.abs(dn.bias(k) - b))
+        err_w = np.max(np.abs(dn.get_weights(k)["w"].T - w))  # w is (in, out), as synapse_trace
+        err_b = np.max(np.abs(dn.get_weights(k)["b"] - b))
         moved = np.max(np.abs(w - dn.synapse_trace(k, "w")[0]))
         print(f"layer {k}: adamax weights max error {err_w:.3g}, biases {err_b:.3g}, weights moved {moved:.3g}")
         assert moved > 10 * lr, "weights barely moved"
@@ -107,9 +107,10 @@ def test_later_layer_loss_never_changes_earlier_weights(rng):
     runs = []
     for layer2_target in (targets[1], -3 * targets[1]):
         dn = build_network(cfg, spikes, [targets[0], layer2_target], record_spikes=True)
-        dn.run()
+        dn.run(seed=cfg.seed)  # the same dropout masks in both runs
         runs.append(dn)
-    assert np.array_equal(runs[0].weights(1), runs[1].weights(1))
-    assert np.array_equal(runs[0].bias(1), runs[1].bias(1))
+    first, second = (run.get_weights(1) for run in runs)
+    assert np.array_equal(first["w"], second["w"])
+    assert np.array_equal(first["b"], second["b"])
     assert np.array_equal(runs[0].spikes(1), runs[1].spikes(1))
-    assert np.max(np.abs(runs[0].weights(2) - runs[1].weights(2))) > 1e-3
+    assert np.max(np.abs(runs[0].get_weights(2)["w"] - runs[1].get_weights(2)["w"])) > 1e-3
