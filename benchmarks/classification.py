@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from brian_decolle import gestures, mnist
-from brian_decolle.training import OnlineClassifier
+from brian_decolle.classifier import OnlineClassifier
 
 
 def network(task, name, batch):
@@ -52,7 +52,7 @@ def main():
                 for offset, _ in (windows if kind == "train" else [(0, steps)]):
                     starts[offset] = 1
                 t0 = time.perf_counter()
-                _, new_state, _ = clf.run(spikes, labels, starts, state, learn=kind == "train", seed=repeat)
+                _, new_state, _, _ = clf.run(spikes, labels, starts, state, learn=kind == "train", seed=repeat)
                 times[kind].append(time.perf_counter() - t0)
                 if kind == "train":
                     state = new_state

@@ -29,7 +29,7 @@ SCHEDULE = {
     "modulation": ("end", 3),
     "neuron_error": ("end", 4),
     "pooled_error": ("end", 5),
-    "monitors": ("end", 6),
+    "monitors": ("end", 6),   # (and the membrane statistics)
     "gradient": ("end", 7),
     "update": ("end", 9),   # (8 is left free to record the summed gradients)
 }
@@ -69,8 +69,8 @@ class Layer:
 class Builder:
     """Creates the Brian2 objects of one network; see the module docstring."""
 
-    def __init__(self, cfg: NetworkConfig, name: str, sample_starts):
-        self.cfg, self.name = cfg, name
+    def __init__(self, cfg: NetworkConfig, name: str, sample_starts, statistics: bool = False):
+        self.cfg, self.name, self.statistics = cfg, name, statistics
         self.rng = np.random.default_rng(cfg.seed)
         self.dt = cfg.dt_ms * b2.ms
         self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
@@ -172,6 +172,8 @@ class Builder:
 
     def make_neurons(self, spec, model, n_per_replica):
         cfg = self.cfg
+        if self.statistics:
+            model += eq.sections("statistics.eqs")["accumulators"]
         group = b2.NeuronGroup(
             cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"),
             reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
@@ -185,6 +187,8 @@ class Builder:
         else:
             group.tau_ref = spec.tau_ref_ms * b2.ms
         group.w_rp = cfg.w_rp
+        if self.statistics:
+            self.add_runner(eq.code("statistics.eqs", "accumulate"), group, "monitors", "statistics")
         self.objects.append(group)
         return group
 

@@ -27,11 +27,13 @@ def make_shared_layer(builder: Builder, spec, pre) -> Layer:
         builder.set_schedule(neurons)
         builder.add_error(neurons, spec)
     else:
-        # the integrating neurons hand their spikes' role to the pooled units
-        # (the schedule only because every neuron's sample start restarts t_sample)
+        # the integrating neurons hand their spikes' role to the pooled units; they keep the
+        # schedule because every neuron's sample start restarts t_sample, and its burn-in
+        # gates their membrane statistics (their err comes from the pooled unit, gated there)
         neurons = builder.make_neurons(spec, builder.neuron_model(
             shared_bias, eq.sections("pooling.eqs")["pooled_unit"], eq.sections("plasticity.eqs")["schedule"]),
             spec.n_units)
+        builder.set_schedule(neurons)
 
     # kernel and bias groups: one unit per shared value, each with the learning schedule
     label = neurons.name

@@ -71,11 +71,12 @@ class DecolleNetwork:
     steps_done: int = 0
 
     # ---- the one place where settings become parameter values -------------------------
-    def parameter_values(self, *, learn: bool = True, dropout: bool | None = None, state: dict | None = None,
-                         spikes=None, targets=None, sample_starts=None) -> list[tuple]:
+    def parameter_values(self, *, learn: bool = True, lr: float | None = None, dropout: bool | None = None,
+                         state: dict | None = None, spikes=None, targets=None, sample_starts=None) -> list[tuple]:
         """(owner, variable, value) for everything a run is set up with.
 
-        learn: lr of every learning group is cfg.lr, or 0 (no update).
+        learn: lr of every learning group is ``lr`` (default cfg.lr, e.g. lowered by a
+        schedule), or 0 (no update).
         dropout: each layer's dropout (default: on while learning), or 0.
         state: learned values by name (see ``learned_state``), e.g. a checkpoint.
         spikes, targets, sample_starts: new inputs for a re-run of a standalone build
@@ -90,7 +91,7 @@ class DecolleNetwork:
 
         for layer in self.layers:
             for group in layer.schedule_groups():
-                put(group, "lr", self.cfg.lr if learn else 0.0)
+                put(group, "lr", (self.cfg.lr if lr is None else lr) if learn else 0.0)
             put(layer.output, "p_drop", layer.spec.dropout if dropout else 0.0)
         if state is not None:
             missing = sorted(set(self.learned) - set(state))
@@ -111,7 +112,8 @@ class DecolleNetwork:
             put(owner, var, self.pending[(owner, var)])
         return list(values.values())
 
-    def run(self, n_steps=None, *, learn=True, dropout=None, state=None, seed=None, record=True, report=None):
+    def run(self, n_steps=None, *, learn=True, lr=None, dropout=None, state=None, seed=None, record=True,
+            report=None):
         """Simulate n_steps (default: all that are left) from where the last run stopped.
 
         learn=False freezes weights and biases and switches dropout off (unless
@@ -128,7 +130,7 @@ class DecolleNetwork:
             record = set(RECORDED) if record else set()
         if not set(record) <= set(RECORDED):
             raise ConfigError(f"record={record!r}: choose True, False or some of {list(RECORDED)}")
-        for owner, var, value in self.parameter_values(learn=learn, dropout=dropout, state=state):
+        for owner, var, value in self.parameter_values(learn=learn, lr=lr, dropout=dropout, state=state):
             setattr(owner, var, value)
         self.pending.clear()
         for key, monitor in self.monitors.items():
@@ -183,7 +185,7 @@ class DecolleNetwork:
                                   f"{expected[name]}, not {value.shape}")
             if name == "w":
                 owner, var = self.learned[f"layer{layer}_w"]
-                flat = self._kernel_values(layer, value)
+                flat = self.stored_layout(layer, value)
             elif name == "b":
                 (owner, var), flat = self.learned[f"layer{layer}_b"], value
             elif name == "g":
@@ -204,9 +206,20 @@ class DecolleNetwork:
             return values.reshape(spec.input_shape[0], spec.channels, spec.kernel, spec.kernel).transpose(1, 0, 2, 3)
         return values.reshape(spec.n_inputs, spec.n_units).T
 
-    def _kernel_values(self, layer, weights):
+    def stored_layout(self, layer: int, weights) -> np.ndarray:
+        """The inverse of ``kernel_layout``: torch-layout weights as stored (flat)."""
         spec = self._layer(layer).spec
+        weights = np.asarray(weights, dtype=float)
         return (weights.transpose(1, 0, 2, 3) if spec.is_conv else weights.T).ravel()
+
+    def membrane_statistics(self, layer: int) -> dict[str, np.ndarray]:
+        """Sums gathered by ``build_network(statistics=True)`` in the last run, per neuron
+        (all replicas): u_sum, u_sq (over counted steps) and n_counted (steps)."""
+        neurons = self._layer(layer).neurons
+        if "u_sum" not in neurons.variables:
+            raise ConfigError("membrane statistics were not gathered: build with statistics=True")
+        return {"u_sum": np.array(neurons.u_sum[:]), "u_sq": np.array(neurons.u_sq[:]),
+                "n_counted": float(np.asarray(neurons.n_counted[:]).ravel()[0])}
 
     # ---- learned state (checkpoints) ------------------------------------------------
     def learned_state(self, initial: bool = False) -> dict[str, np.ndarray]:
@@ -297,7 +310,7 @@ def check_sample_starts(starts, n_steps) -> np.ndarray:
 
 def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sample_starts=None, record_state=(),
                   record_readout=("y", "yhat", "loss"), record_synapses=(), record_kernels=(), record_prepool=(),
-                  record_spikes=False, record_neurons=True, name="decolle") -> DecolleNetwork:
+                  record_spikes=False, record_neurons=True, statistics=False, name="decolle") -> DecolleNetwork:
     """Build the network for one input sequence (one sample, or many samples back to back).
 
     spikes:  (n_steps, batch * n_inputs) array of event counts (usually 0/1), the input spike trains;
@@ -312,6 +325,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         state (of what each layer outputs), readouts, dense synapses, shared
         kernel entries (conv or batch > 1), and the neurons under a max-pool;
     record_neurons: which neurons' states to record (True = all, or indices).
+    statistics: every layer's neurons sum u and u^2 after each sample's burn-in
+        (``membrane_statistics``).
     Brian2's random numbers (dropout) are seeded by the caller: ``run(seed=...)``.
     """
     if not isinstance(cfg, NetworkConfig):
@@ -346,7 +361,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         raise ConfigError("record_synapses needs dense layers and batch=1; record shared kernels with "
                           "record_kernels")
 
-    builder = Builder(cfg, name, sample_starts)
+    builder = Builder(cfg, name, sample_starts, statistics=statistics)
     dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.make_inputs(spikes),
                         learned=builder.learned, initial_values=builder.initial_values)
     pre = dn.inputs

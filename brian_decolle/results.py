@@ -70,20 +70,26 @@ def write_arrays(out_dir, name: str, **arrays) -> Path:
 
 
 def write_classification(history: dict, out_dir, *, task: str, data: str, synthetic: bool, device: str,
-                         wall_time_s: float) -> dict:
+                         wall_time_s: float, n_classes: int, paper_accuracy: float | None) -> dict:
     """summary.json (headline: held-out test accuracy per layer) and results.npz (learning
-    curves) from a training history."""
+    curves) from a training history; the chance level and the paper's accuracy for figures."""
     evals = history["evaluations"]
     final = evals[-1]
     done = history["samples_done"]
     summary = {
-        "task": task, "data": data, "synthetic_data": synthetic, "device": device,
+        "task": task, "data": data, "synthetic_data": synthetic, "device": device, "n_classes": n_classes,
+        "chance_accuracy": 1 / n_classes,
+        # the paper's best-layer test accuracy on the real data set (None: not comparable)
+        "paper_accuracy": None if synthetic else paper_accuracy,
         "training_samples": done, "batch": history["settings"]["network"]["batch"],
         "final_test": {"n_test": final["n_test"], "accuracy_per_layer": final["accuracy"],
                        "error_per_layer": [1 - a for a in final["accuracy"]]},
         # Table 1 form: test error per layer against training sample iterations
         "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"],
                          "error_per_layer": [1 - a for a in e["accuracy"]]} for e in evals],
+        # per layer at every evaluation: firing rate, silent units, membrane mean/std, weight ranges
+        "health": [{"training_samples": e["samples"], "layers": e.get("health")} for e in evals],
+        "initialisation": history.get("initialisation"),
         "wall_time_s": round(wall_time_s, 1),
         "train_time_s_per_sample": round(history["train_time_s"] / max(done, 1), 4),
         "test_time_s": round(history["test_time_s"], 1),
@@ -94,7 +100,11 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
         eval_accuracy=np.array([e["accuracy"] for e in evals]),
         eval_n_test=np.array([e["n_test"] for e in evals]),
         train_samples=np.array([t["samples"] for t in history["train"]]),
-        train_fit=np.array([t["accuracy"] for t in history["train"]]).reshape(len(history["train"]), -1),
+        train_fit=np.array([t["fit"] for t in history["train"]]).reshape(len(history["train"]), -1),
+        train_lr=np.array([t["lr"] for t in history["train"]]),
+        eval_rate_hz=np.array([[h["rate_hz"] for h in e["health"]] for e in evals]),
+        eval_silent_fraction=np.array([[np.nan if h["silent_fraction"] is None else h["silent_fraction"]
+                                        for h in e["health"]] for e in evals]),
         data=np.array(("SYNTHETIC " if synthetic else "") + data))
     return write_summary(out_dir, summary)
 

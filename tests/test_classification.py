@@ -7,7 +7,8 @@ import pytest
 
 from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
 from brian_decolle import devices
-from brian_decolle.training import Schedule, train_and_test, votes
+from brian_decolle.classifier import votes
+from brian_decolle.training import Schedule, train_and_test
 
 
 class Stripes:
@@ -77,7 +78,7 @@ def test_resume_continues_exactly(tmp_path):
     lines = []
     train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", device="runtime", codegen_target="numpy",
                    resume=True, report=lines.append)
-    assert lines[0] == "resuming after 4 training samples"
+    assert "resuming after 4 training samples" in lines and not any("LSUV" in line for line in lines)
     whole, cut = _learned(tmp_path / "whole"), _learned(tmp_path / "cut")
     for name in whole:
         np.testing.assert_array_equal(whole[name], cut[name])
@@ -179,3 +180,19 @@ def test_standalone_build_folder_keeps_its_size(tmp_path):
     assert max(sizes) <= sizes[0] + 1_000_000, sizes
     left = [p.name for p in (tmp_path / "build" / "static_arrays").glob("init_*.dat")]
     assert not left, f"run-args files left behind: {left[:3]}"
+
+
+def test_learning_rate_drops_reach_the_network(tmp_path):
+    """After a drop by 1e-12 at sample 4 the weights stay where 4 samples left them."""
+    quiet = lambda line: None  # noqa: E731
+    short = Schedule(**{**SCHEDULE.__dict__, "train_samples": 4, "eval_samples": 1})
+    dropped = Schedule(**{**SCHEDULE.__dict__, "train_samples": 8, "eval_samples": 1, "lr_drop_every": 4,
+                          "lr_drop_factor": 1e-12})
+    train_and_test(CFG, short, Stripes(), tmp_path / "short", device="runtime", codegen_target="numpy", report=quiet)
+    history = train_and_test(CFG, dropped, Stripes(), tmp_path / "dropped", device="runtime", codegen_target="numpy",
+                             report=quiet)
+    assert [t["lr"] for t in history["train"]] == [CFG.lr, CFG.lr * 1e-12]
+    a, b = _learned(tmp_path / "short"), _learned(tmp_path / "dropped")
+    assert np.max(np.abs(a["layer1_w"] - b["layer1_w"])) < 1e-9
+    assert history["initialisation"][1]["measurements"] >= 1
+    assert set(history["evaluations"][-1]["health"][0]) >= {"rate_hz", "silent_fraction", "u_mean", "u_std"}

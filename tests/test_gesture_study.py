@@ -40,7 +40,7 @@ def test_default_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
     """Generate the synthetic set, train 2 samples (one run) with the default network on the default
     device, test 4 recordings: every output written."""
     data = tmp_path / "synthetic_dvsgesture"
-    out = _cli("--data-dir", str(data), "--synthetic", "--train-samples", "2",
+    out = _cli("--data-dir", str(data), "--synthetic", "--train-samples", "2", "--init-samples", "1",
                "--eval-every", "2", "--eval-samples", "2", "--n-test", "4", "--checkpoint-every", "2",
                "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr[-3000:]
@@ -85,7 +85,7 @@ def test_paper_network_trains_one_shortened_sample_on_cpp_standalone(tmp_path):
     one 30 ms training sample and one 30 ms test recording of the synthetic set."""
     out = _cli("--data-dir", str(tmp_path / "synthetic_dvsgesture"), "--synthetic", "--network", "paper",
                "--train-samples", "1", "--eval-samples", "1", "--n-test", "1", "--train-ms", "30", "--test-ms", "30",
-               "--burnin-ms", "5", "--out", str(tmp_path / "out"), timeout=6 * 3600)
+               "--burnin-ms", "5", "--init-samples", "1", "--out", str(tmp_path / "out"), timeout=6 * 3600)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["training_samples"] == 1 and summary["final_test"]["n_test"] == 1

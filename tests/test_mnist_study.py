@@ -64,9 +64,12 @@ def test_default_paper_network_trains_and_tests_on_cpp_standalone(tmp_path):
     group is its neuron group) through the CLI on the default device: one shortened training
     sample, then the test."""
     out = _cli("--train-samples", "1", "--n-train", "10", "--n-test", "10", "--eval-samples", "1",
-               "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--out", str(tmp_path))
+               "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init-samples", "1",
+               "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "paper network" in out.stdout and "trained 1/1 samples" in out.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["training_samples"] == 1 and len(summary["final_test"]["accuracy_per_layer"]) == 4
     assert json.loads((tmp_path / "config.json").read_text())["network"]["output_layer"] is True
+    assert "initialisation (LSUV) layer 3" in out.stdout and summary["initialisation"]["3"]["measurements"] >= 1
+    assert len(summary["health"][-1]["layers"]) == 4 and summary["health"][-1]["layers"][3]["silent_fraction"] is None

@@ -1,0 +1,132 @@
+"""The online classifier: one DECOLLE network, built once, run on chunk after chunk of
+labelled samples.
+
+On standalone devices the network is compiled ONCE and then re-run
+(``DecolleNetwork.run_again``) with new inputs, targets, sample boundaries,
+weights, learning rate and dropout seed; on the runtime device, where a network
+cannot restart at t = 0, each run builds it anew with the same settings. A run
+returns the readouts, the learned state, a short recording of layer 1 and, per
+layer, the spike counts and membrane sums that health and initialisation use.
+"""
+from __future__ import annotations
+
+import gc
+from typing import Protocol
+
+import brian2 as b2
+import numpy as np
+
+from . import devices
+from .config import ConfigError, NetworkConfig
+from .network import build_network
+
+
+class SampleSource(Protocol):
+    """Labelled spike trains: (n_steps, n_inputs) event counts and a class."""
+
+    n_classes: int
+    n_train: int
+    n_test: int
+
+    def train_sample(self, index: int, n_steps: int, seed: int) -> tuple[np.ndarray, int]: ...
+
+    def test_sample(self, index: int, n_steps: int) -> tuple[np.ndarray, int]: ...
+
+
+def votes(y: np.ndarray, burnin: int) -> np.ndarray:
+    """Class per sample: majority over the steps after burn-in of the readout's argmax.
+    y: (steps, samples, classes) -> (samples,)."""
+    winners = np.argmax(y[burnin:], axis=-1)
+    n_classes = y.shape[-1]
+    counts = np.stack([(winners == c).sum(axis=0) for c in range(n_classes)], axis=-1)
+    return np.argmax(counts, axis=-1)
+
+
+class OnlineClassifier:
+    """One DECOLLE network, built once, run on chunk after chunk of labelled samples."""
+
+    def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, device: str = "cpp_standalone",
+                 build_dir=None, codegen_target: str = "cython", n_raster: int = 32, n_membrane: int = 5):
+        for spec in cfg.layers:
+            if spec.readout_size != n_classes:
+                raise ConfigError(f"readout_sizes[{spec.index - 1}]={spec.readout_size} must equal the number "
+                                  f"of classes ({n_classes})")
+        self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
+        self.device, self.codegen_target = device, codegen_target
+        # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
+        # an image's centre drives them (corner units of a digit never see a spike), one per channel
+        # so that one silent channel cannot blank the figure; the raster shows, after the run, the
+        # n_raster most active units of replica 0
+        first = cfg.layers[0]
+        c, h, w = first.output_shape
+        centre = (h // 2) * w + w // 2
+        self.membrane_units = [(k % c) * h * w + (centre + k // c) % (h * w)
+                               for k in range(min(n_membrane, first.n_outputs))]
+        self.n_raster = min(n_raster, first.n_outputs)
+        devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
+        self._build(*self._blank(run_steps))
+        if device != "runtime":
+            self.dn.run(seed=cfg.seed)
+            devices.build(run=False)
+
+    def _blank(self, n_steps):
+        cfg = self.cfg
+        return (np.zeros((n_steps, cfg.batch * cfg.n_inputs)),
+                [np.zeros((n_steps, cfg.batch * self.n_classes))] * cfg.n_layers, np.zeros(n_steps))
+
+    def _build(self, spikes, targets, starts):
+        self.dn = None
+        gc.collect()  # the previous chunk's objects hold the names this build reuses
+        dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",), statistics=True,
+                           name="decolle")
+        out = dn.layers[0].output
+        # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
+        self.raster = b2.SpikeMonitor(out, name="decolle_raster")
+        self.membrane = b2.StateMonitor(out, "u", record=self.membrane_units, when="end", order=6,
+                                        clock=dn.inputs.clock, name="decolle_membrane")
+        # per unit spike counts of every layer, without the spikes themselves
+        self.counters = [b2.SpikeMonitor(layer.output, record=False, name=f"{layer.output.name}_count")
+                         for layer in dn.layers]
+        dn.network.add(self.raster, self.membrane, *self.counters)
+        self.dn = dn
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return self.dn.learned_state(initial=True)
+
+    def run(self, spikes, labels, starts, state, *, learn: bool, seed: int, lr: float | None = None):
+        """One run: spikes (run_steps, B*n_inputs); labels (run_steps, B) the class per step
+        (-1: no target); starts (run_steps,) 1 where a sample begins; lr: this run's learning
+        rate (default the network's). Returns the readouts (layers, run_steps, B, classes), the
+        learned state afterwards, the layer-1 recordings and the per-layer activity (spike counts
+        of the output units, membrane sums of the neurons)."""
+        cfg = self.cfg
+        targets = np.zeros((self.run_steps, cfg.batch, self.n_classes))
+        rows, cols = np.nonzero(labels >= 0)
+        targets[rows, cols, labels[rows, cols]] = 1.0
+        targets = [targets.reshape(self.run_steps, -1)] * cfg.n_layers
+        if self.device == "runtime":
+            # Brian2's runtime cannot restart a network at t = 0: a new one, with the same settings
+            devices.select("runtime", codegen_target=self.codegen_target)
+            self._build(spikes, targets, starts)
+            self.dn.run(learn=learn, lr=lr, state=state, seed=seed)
+        else:
+            self.dn.run_again(seed=seed, learn=learn, lr=lr, state=state, spikes=spikes, targets=targets,
+                              sample_starts=starts)
+        dn = self.dn
+        y = np.stack([dn.readout(k, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
+                      for k in range(1, cfg.n_layers + 1)])
+        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
+        units = np.asarray(self.raster.i)
+        n_out = cfg.layers[0].n_outputs
+        counts = np.bincount(units[units < n_out], minlength=n_out)  # replica 0
+        shown = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
+        spikes_rec = np.zeros((self.run_steps, len(shown)))
+        column = {unit: k for k, unit in enumerate(shown)}
+        for step, unit in zip(steps, units):
+            if unit in column:
+                spikes_rec[step, column[unit]] = 1.0
+        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k)}
+                    for k, counter in enumerate(self.counters, start=1)]
+        recording = {"layer1_spikes": spikes_rec, "layer1_units": shown, "layer1_u": np.asarray(self.membrane.u).T,
+                     "layer1_u_units": np.array(self.membrane_units)}
+        return y, dn.learned_state(), recording, activity

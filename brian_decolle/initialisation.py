@@ -1,0 +1,70 @@
+"""Data-driven initialisation (LSUV), as decolle-public's init_LSUV, in Brian2.
+
+Orthogonal weights first; then, layer after layer, runs of the compiled network
+on a few training samples (learning and dropout off) measure the membrane
+potential u of the layer's neurons after each sample's burn-in (statistics.eqs),
+and the layer's weights are divided by u's standard deviation and its biases
+shifted so that u has mean about 0 and standard deviation about 1:
+W <- W / std, b <- (b - mean) / std. A layer is done when both are within the
+tolerance, or after ``init_iterations`` measurements. The non-spiking output
+layer keeps its initial weights. Every measurement is a re-run of the same build,
+so nothing is compiled again.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .health import Activity
+
+
+def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Weights of shape (out, ...) whose rows (out, fan_in) are orthonormal where out <= fan_in
+    (columns where out > fan_in), as torch.nn.init.orthogonal_."""
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    return (q if rows > cols else q.T).reshape(shape)
+
+
+def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: float, iterations: int, seed: int,
+         report: Callable[[str], None]) -> tuple[dict, dict]:
+    """The initialised state and a log {layer: {before, after, iterations}} of u's mean and std and
+    the firing rate. measure(state) runs the network on the same training samples and returns
+    their Activity."""
+    cfg = dn.cfg
+    rng = np.random.default_rng([seed, 7])
+    state = {name: values.copy() for name, values in state.items()}
+    before = measure(state)
+    for spec in cfg.layers:
+        if not spec.is_output:
+            shape = dn.kernel_layout(spec.index, state[f"layer{spec.index}_w"]).shape
+            state[f"layer{spec.index}_w"] = dn.stored_layout(spec.index, orthogonal(shape, rng))
+    log = {}
+    activity = measure(state)
+    for k, spec in enumerate(cfg.layers):
+        if spec.is_output:
+            continue
+        w, b = f"layer{spec.index}_w", f"layer{spec.index}_b"
+        done = 0
+        for done in range(1, iterations + 1):
+            mean, std = activity.membrane(k)
+            if abs(std - 1) <= tolerance and (abs(mean) <= tolerance or b not in state):  # (no bias: no shift)
+                break
+            state[w] = state[w] / max(std, 1e-6)
+            if b in state:
+                state[b] = (state[b] - mean) / max(std, 1e-6)
+            activity = measure(state)
+        log[spec.index] = {"before": _summary(before, k), "after": _summary(activity, k), "measurements": done}
+        report(f"initialisation (LSUV) layer {spec.index}: u mean {log[spec.index]['before']['u_mean']:.2f} -> "
+               f"{log[spec.index]['after']['u_mean']:.2f}, std {log[spec.index]['before']['u_std']:.2f} -> "
+               f"{log[spec.index]['after']['u_std']:.2f}, rate {log[spec.index]['before']['rate_hz']:.1f} -> "
+               f"{log[spec.index]['after']['rate_hz']:.1f} Hz")
+    return state, log
+
+
+def _summary(activity: Activity, k: int) -> dict:
+    mean, std = activity.membrane(k)
+    return {"u_mean": mean, "u_std": std, "rate_hz": activity.rate_hz(k)}

@@ -1,0 +1,76 @@
+"""Data-driven initialisation (LSUV), learning-rate drops and the health report."""
+import numpy as np
+import pytest
+
+from brian_decolle import ConvLayer, NetworkConfig
+from brian_decolle.classifier import OnlineClassifier
+from brian_decolle.health import Activity, layer_health, warnings
+from brian_decolle.initialisation import lsuv, orthogonal
+from brian_decolle.training import Schedule
+
+CFG = NetworkConfig(n_inputs=64, input_shape=(1, 8, 8), conv_layers=(ConvLayer(4, 3, 1, 2),), layer_sizes=(12,),
+                    readout_sizes=3, burnin_ms=5, weight_scale=2.0, seed=3)
+STEPS = 60
+
+
+def _classifier():
+    return OnlineClassifier(CFG, 3, STEPS, device="runtime", codegen_target="numpy", n_raster=4)
+
+
+def _measure(clf, n_runs=2):
+    """Activity of the network on fixed 20 % Poisson input, learning and dropout off."""
+    rng = np.random.default_rng(0)
+    inputs = [(rng.random((STEPS, 64)) < 0.2).astype(float) for _ in range(n_runs)]
+
+    def measure(state):
+        activity = Activity(CFG)
+        for x in inputs:
+            *_, recorded = clf.run(x, np.full((STEPS, 1), -1), np.eye(1, STEPS)[0], state, learn=False, seed=0)
+            activity.add(recorded, 1, STEPS)
+        return activity
+    return measure
+
+
+def test_orthogonal_rows():
+    w = orthogonal((4, 2, 3, 3), np.random.default_rng(0)).reshape(4, 18)
+    np.testing.assert_allclose(w @ w.T, np.eye(4), atol=1e-12)
+    tall = orthogonal((30, 5), np.random.default_rng(0))
+    np.testing.assert_allclose(tall.T @ tall, np.eye(5), atol=1e-12)
+
+
+def test_lsuv_gives_unit_std_and_zero_mean_membranes():
+    clf = _classifier()
+    measure = _measure(clf)
+    lines = []
+    state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=10, seed=0, report=lines.append)
+    after = measure(state)
+    for k in range(CFG.n_layers):
+        mean, std = after.membrane(k)
+        assert abs(std - 1) <= 0.1 and abs(mean) <= 0.1, (k, mean, std)
+        assert log[k + 1]["after"]["u_std"] == pytest.approx(std)
+    assert len(lines) == 2 and "LSUV" in lines[0]
+    assert abs(log[1]["before"]["u_std"] - 1) > 0.1, "the test must start away from the target"
+
+
+def test_health_warns_about_silent_and_racing_layers():
+    clf = _classifier()
+    measure = _measure(clf, n_runs=1)
+    state = clf.initial_state()
+    silent = {**state, "layer1_b": np.full(4, -50.0), "layer2_b": np.full(12, -50.0)}
+    health = layer_health(measure(silent), silent)
+    assert [h["silent_fraction"] for h in health] == [1.0, 1.0]
+    assert health[0]["bias_range"] == [-50.0, -50.0] and health[0]["rate_hz"] == 0
+    lines = warnings(health)
+    assert len(lines) == 2 and "layer 1: 100% of its units never spiked" in lines[0]
+    racing = {**state, "layer1_b": np.full(4, 50.0), "layer2_b": np.full(12, 50.0)}
+    health = layer_health(measure(racing), racing)
+    assert health[0]["silent_fraction"] == 0 and health[0]["rate_hz"] > 900  # (refractory: not every step)
+    assert any("fires at" in line for line in warnings(health))
+    assert not warnings([{**h, "rate_hz": 20.0, "silent_fraction": 0.1} for h in health])
+
+
+def test_learning_rate_drops_follow_the_schedule():
+    cfg = NetworkConfig(n_inputs=2, layer_sizes=(2,), readout_sizes=2, lr=1e-3)
+    schedule = Schedule(lr_drop_every=100, lr_drop_factor=0.5)
+    assert [schedule.lr(cfg, n) for n in (0, 99, 100, 250, 300)] == [1e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4]
+    assert Schedule().lr(cfg, 10 ** 6) == 1e-3
