@@ -22,7 +22,9 @@ from .network import build_network
 
 
 class SampleSource(Protocol):
-    """Labelled spike trains: (n_steps, n_inputs) event counts and a class."""
+    """Labelled spike trains: (n_steps, n_inputs) event counts and a class. A source may also
+    hold out validation samples (n_validation > 0, validation_sample) for the intermediate
+    evaluations, so that the test set is used once, at the end."""
 
     n_classes: int
     n_train: int

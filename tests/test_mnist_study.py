@@ -22,6 +22,7 @@ def test_help_lists_the_options():
     (("--network", "huge"), "invalid choice: 'huge'"),
     (("--mnist-dir", "/nonexistent/mnist"), "mnist_dir='/nonexistent/mnist' is not a folder"),
     (("--n-test", "15"), "n_test=15 must be a multiple of 10"),
+    (("--n-train", "100", "--n-validation", "100"), "n_validation=100 must be an integer in [0, 100)"),
     (("--lr", "-1"), "lr=-1.0 must be a number >= 0"),
     (("--train-ms", "30"), "train_ms=30.0 must exceed the burn-in (burnin_ms=50.0)"),
     (("--optimiser", "adam"), "optimiser='adam' is not allowed; choose one of 'sgd', 'adamax'"),
@@ -37,7 +38,7 @@ def test_bad_arguments_are_named(args, message, tmp_path):
 
 def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     """Real digits, the small conv network with 2 replicas, 8 training samples: every output is written."""
-    out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--train-samples", "8",
+    out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--n-validation", "4", "--train-samples", "8",
                "--batch", "2", "--eval-every", "4", "--eval-samples", "4", "--checkpoint-every", "4",
                "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
@@ -46,6 +47,7 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     assert summary["synthetic_data"] is False and "real MNIST" in summary["data"]
     assert summary["training_samples"] == 8 and summary["final_test"]["n_test"] == 10
     assert [e["training_samples"] for e in summary["evaluations"]] == [0, 4, 8]
+    assert [e["split"] for e in summary["evaluations"]] == ["validation", "validation", "test"]
     assert len(summary["final_test"]["accuracy_per_layer"]) == 2
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["network"]["batch"] == 2 and config["preset"] == "small" and config["study"] == "mnist"
@@ -63,7 +65,8 @@ def test_default_paper_network_trains_and_tests_on_cpp_standalone(tmp_path):
     """The default network (the paper's, ending in a batch-1 non-spiking output layer whose output
     group is its neuron group) through the CLI on the default device: one shortened training
     sample, then the test."""
-    out = _cli("--train-samples", "1", "--n-train", "10", "--n-test", "10", "--eval-samples", "1",
+    out = _cli("--train-samples", "1", "--n-train", "10", "--n-test", "10", "--n-validation", "2",
+               "--eval-samples", "1",
                "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init-samples", "1",
                "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]

@@ -256,21 +256,37 @@ def _write_cache(path: Path, dataset, order: Sequence[int], files: Sequence[str]
 
 
 class GestureSamples:
-    """Training windows at seeded random starts, test sequences from the start (a SampleSource)."""
+    """Training windows at seeded random starts, validation and test sequences from their start
+    (a SampleSource). The validation recordings are those of the last ``validation_users``
+    training users: settings are chosen on them, the test set is used once."""
 
     n_classes = N_CLASSES
 
-    def __init__(self, train: GestureFrames, test: GestureFrames, n_test: int | None = None):
+    def __init__(self, train: GestureFrames, test: GestureFrames, n_test: int | None = None,
+                 validation_users: int = 0):
+        users = np.unique(train.users)
+        if not isinstance(validation_users, int) or isinstance(validation_users, bool) \
+                or not 0 <= validation_users < len(users):
+            raise ConfigError(f"validation_users={validation_users!r} must be an integer in [0, {len(users)}): "
+                              f"the {len(users)} training users must keep at least one")
+        held_out = np.isin(train.users, users[len(users) - validation_users:])
         self.train, self.test = train, test
-        self.n_train = len(train)
-        self.n_test = len(test) if n_test is None else min(n_test, len(test))
+        self.train_recordings = np.nonzero(~held_out)[0]
         # spread over users and classes: the recordings are sorted by (user, lighting, label)
+        self.validation_recordings = np.random.default_rng(1).permutation(np.nonzero(held_out)[0])
+        self.n_train, self.n_validation = len(self.train_recordings), len(self.validation_recordings)
+        self.n_test = len(test) if n_test is None else min(n_test, len(test))
         self.test_order = np.random.default_rng(0).permutation(len(test))
 
     def train_sample(self, index, n_steps, seed):
         # a fresh generator per sample from the study's per-sample seed, so runs repeat sample by sample
-        start = random_window_start(self.train.n_frames[index], n_steps, seed)
-        return self.train.window(index, start, n_steps).reshape(n_steps, -1), int(self.train.labels[index])
+        i = int(self.train_recordings[index])
+        start = random_window_start(self.train.n_frames[i], n_steps, seed)
+        return self.train.window(i, start, n_steps).reshape(n_steps, -1), int(self.train.labels[i])
+
+    def validation_sample(self, index, n_steps):
+        i = int(self.validation_recordings[index])
+        return self.train.window(i, 0, n_steps).reshape(n_steps, -1), int(self.train.labels[i])
 
     def test_sample(self, index, n_steps):
         i = int(self.test_order[index])

@@ -254,17 +254,32 @@ def poisson_spikes(images, n_steps: int, max_rate_hz: float = MAX_RATE_HZ, dt_ms
 
 class PoissonDigits:
     """Digits as Poisson spike trains (a SampleSource): a fresh draw per training presentation,
-    a fixed draw per test digit."""
+    a fixed draw per validation and test digit. The validation digits are n_validation training
+    digits held out (a seeded choice): settings are chosen on them, the test set is used once."""
 
     n_classes = N_CLASSES
 
-    def __init__(self, split: DigitSplit, max_rate_hz: float, seed: int, dt_ms: float = 1.0):
+    def __init__(self, split: DigitSplit, max_rate_hz: float, seed: int, dt_ms: float = 1.0, n_validation: int = 0):
+        n_all = len(split.train_labels)
+        if not isinstance(n_validation, int) or isinstance(n_validation, bool) or not 0 <= n_validation < n_all:
+            raise ConfigError(f"n_validation={n_validation!r} must be an integer in [0, {n_all}): the training "
+                              f"digits ({n_all}) must keep at least one")
         self.split, self.max_rate_hz, self.seed, self.dt_ms = split, max_rate_hz, seed, dt_ms
-        self.n_train, self.n_test = len(split.train_labels), len(split.test_labels)
+        held_out = np.random.default_rng([seed, 3]).permutation(n_all)[:n_validation]
+        self.validation_digits = np.sort(held_out)
+        self.train_digits = np.setdiff1d(np.arange(n_all), held_out)
+        self.n_train, self.n_validation, self.n_test = len(self.train_digits), n_validation, len(split.test_labels)
 
     def train_sample(self, index, n_steps, seed):
-        x = poisson_spikes(self.split.train_images[index], n_steps, self.max_rate_hz, self.dt_ms, rng=seed)
-        return x.reshape(n_steps, -1), int(self.split.train_labels[index])
+        i = self.train_digits[index]
+        x = poisson_spikes(self.split.train_images[i], n_steps, self.max_rate_hz, self.dt_ms, rng=seed)
+        return x.reshape(n_steps, -1), int(self.split.train_labels[i])
+
+    def validation_sample(self, index, n_steps):
+        i = self.validation_digits[index]
+        x = poisson_spikes(self.split.train_images[i], n_steps, self.max_rate_hz, self.dt_ms,
+                           rng=np.random.default_rng([self.seed, 2, index]))
+        return x.reshape(n_steps, -1), int(self.split.train_labels[i])
 
     def test_sample(self, index, n_steps):
         x = poisson_spikes(self.split.test_images[index], n_steps, self.max_rate_hz, self.dt_ms,
