@@ -309,6 +309,16 @@ def rates(run, name="rates.png"):
     return _save(fig, run.out / name)
 
 
+def _layer1(run, key, units_key):
+    """The test sample, its recorded layer-1 traces (steps, units), their unit indices and the time
+    axis; None when the folder holds no such recording."""
+    sample = run.sample
+    if key not in sample:
+        return None
+    values = sample[key]
+    return (sample, values, sample.get(units_key, np.arange(values.shape[1])), *_time(run, len(values)))
+
+
 def _silent(sample):
     return "layer1_spikes" in sample and not sample["layer1_spikes"].any()
 
@@ -316,12 +326,10 @@ def _silent(sample):
 def raster(run, name="raster.png"):
     """Spikes of the recorded layer-1 units (the sample's most active ones) during the test
     sample (paper Fig. 4), labelled by unit index."""
-    sample = run.sample
-    if "layer1_spikes" not in sample:
+    recorded = _layer1(run, "layer1_spikes", "layer1_units")
+    if recorded is None:
         return None
-    spikes = sample["layer1_spikes"]
-    units = sample.get("layer1_units", np.arange(spikes.shape[1]))
-    t, t_label = _time(run, len(spikes))
+    sample, spikes, units, t, t_label = recorded
     fig, ax = _figure(figsize=(8, 0.22 * spikes.shape[1] + 2))
     for row in range(spikes.shape[1]):
         ax.vlines(t[spikes[:, row] > 0], row + 0.6, row + 1.4, color="k", lw=0.8)
@@ -340,12 +348,10 @@ def raster(run, name="raster.png"):
 
 def membrane(run, name="membrane.png"):
     """Membrane potentials of the recorded layer-1 units during the test sample; spikes when u > 0."""
-    sample = run.sample
-    if "layer1_u" not in sample:
+    recorded = _layer1(run, "layer1_u", "layer1_u_units")
+    if recorded is None:
         return None
-    u = sample["layer1_u"]
-    units = sample.get("layer1_u_units", np.arange(u.shape[1]))
-    t, t_label = _time(run, len(u))
+    sample, u, units, t, t_label = recorded
     fig, ax = _figure(figsize=(8, 3.6))
     for col, unit in enumerate(units):
         ax.plot(t, u[:, col], lw=0.8, label=f"unit {unit}")
