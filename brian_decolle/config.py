@@ -68,6 +68,11 @@ class ConvLayer:
         side = lambda n: (n + 2 * self.padding - self.kernel) // self.stride + 1  # noqa: E731
         return self.channels, side(h), side(w)
 
+    def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(channels, height, width) after the pool (torch's floor)."""
+        c, h, w = self.unit_shape(in_shape)
+        return c, h // self.pool, w // self.pool
+
 
 KINDS = ("conv", "dense", "output")
 
@@ -198,7 +203,7 @@ class NetworkConfig:
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         readouts = per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int)
         check_bool("output_layer", self.output_layer)
-        per_layer("bias", self.bias, self.n_layers, check_bool, bool)
+        biases = per_layer("bias", self.bias, self.n_layers, check_bool, bool)
         if self.output_layer and (not self.layer_sizes or self.layer_sizes[-1] != readouts[-1]):
             raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
                               f"{self.layer_sizes!r}, readout_sizes[-1]={readouts[-1]}")
@@ -210,7 +215,7 @@ class NetworkConfig:
         check_positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
             check_decay(name, getattr(self, name))
-        per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
+        scales = per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
         for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
             check_positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
@@ -228,7 +233,7 @@ class NetworkConfig:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be an integer >= 0")
-        object.__setattr__(self, "layers", self._layer_specs())
+        object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
 
     def _check_convolutions(self) -> None:
         layers = self.conv_layers
@@ -262,25 +267,22 @@ class NetworkConfig:
             if conv.pool > side:
                 raise ConfigError(f"conv_layers[{k}] pool={conv.pool} is larger than its "
                                   f"{side}-wide output; allowed: pool <= {side}")
-            c, uh, uw = conv.unit_shape(shape)
-            shape = (c, uh // conv.pool, uw // conv.pool)
+            shape = conv.output_shape(shape)
 
-    def _layer_specs(self) -> tuple[LayerSpec, ...]:
-        """One record per layer, conv layers first (see LayerSpec)."""
+    def _layer_specs(self, biases, readouts, scales) -> tuple[LayerSpec, ...]:
+        """One record per layer, conv layers first (see LayerSpec), from the checked per-layer
+        biases, readout sizes and weight scales."""
         specs = []
         shape = self.input_shape or (self.n_inputs, 1, 1)
         n_conv = len(self.conv_layers)
         plans = [(c.channels, c.kernel, c.padding, c.pool, c.stride) for c in self.conv_layers] \
             + [(n, 1, 0, 1, 1) for n in self.layer_sizes]
-        biases = per_layer("bias", self.bias, self.n_layers, check_bool, bool)
-        readouts = per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int)
-        scales = per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
         for k, (channels, kernel, padding, pool, stride) in enumerate(plans):
             index = k + 1
             conv = k < n_conv
             in_shape = shape if conv else (math.prod(shape), 1, 1)
-            unit = ConvLayer(channels, kernel, padding, pool, stride).unit_shape(in_shape)
-            out = (unit[0], unit[1] // pool, unit[2] // pool)
+            layer = ConvLayer(channels, kernel, padding, pool, stride)
+            unit, out = layer.unit_shape(in_shape), layer.output_shape(in_shape)
             kind = "conv" if conv else ("output" if self.output_layer and index == self.n_layers else "dense")
             specs.append(LayerSpec(
                 index=index, kind=kind, input_shape=in_shape, unit_shape=unit, output_shape=out,
