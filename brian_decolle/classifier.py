@@ -117,18 +117,15 @@ class OnlineClassifier:
         dn = self.dn
         y = np.stack([dn.readout(k, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
                       for k in range(1, cfg.n_layers + 1)])
-        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
-        units = np.asarray(self.raster.i)
-        n_out = cfg.layers[0].n_outputs
-        counts = np.bincount(units[units < n_out], minlength=n_out)  # replica 0
-        shown = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
-        spikes_rec = np.zeros((self.run_steps, len(shown)))
-        column = {unit: k for k, unit in enumerate(shown)}
-        for step, unit in zip(steps, units):
-            if unit in column:
-                spikes_rec[step, column[unit]] = 1.0
         activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k)}
                     for k, counter in enumerate(self.counters, start=1)]
+        counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0
+        shown = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
+        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
+        units = np.asarray(self.raster.i)
+        keep = np.isin(units, shown)
+        spikes_rec = np.zeros((self.run_steps, len(shown)))
+        spikes_rec[steps[keep], np.searchsorted(shown, units[keep])] = 1.0
         recording = {"layer1_spikes": spikes_rec, "layer1_units": shown, "layer1_u": np.asarray(self.membrane.u).T,
                      "layer1_u_units": np.array(self.membrane_units)}
         return y, dn.learned_state(), recording, activity

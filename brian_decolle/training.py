@@ -310,9 +310,12 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     np.savez_compressed(out_dir / "predictions.npz", predictions=predictions, labels=labels)
     np.savez_compressed(out_dir / "learned.npz", **state)
     # the learned weights in decolle/PyTorch's layout: w (out, in) or (out_ch, in_ch, kh, kw), b
-    np.savez_compressed(out_dir / "weights.npz", **{
-        name: clf.dn.kernel_layout(int(name[5:].split("_")[0]), values) if name.endswith("_w") else values
-        for name, values in state.items() if name.endswith(("_w", "_b"))})
+    weights = {}
+    for spec in cfg.layers:
+        weights[f"layer{spec.index}_w"] = clf.dn.kernel_layout(spec.index, state[f"layer{spec.index}_w"])
+        if spec.bias:
+            weights[f"layer{spec.index}_b"] = state[f"layer{spec.index}_b"]
+    np.savez_compressed(out_dir / "weights.npz", **weights)
     return history
 
 
