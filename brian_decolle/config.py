@@ -40,6 +40,12 @@ def check_decay(name: str, value) -> None:
         raise ConfigError(f"{name}={value!r} must lie in (0, 1): it is exp(-dt/tau) for a positive tau")
 
 
+def check_index(name: str, value) -> None:
+    """An integer >= 0 (a seed, a padding)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{name}={value!r} must be an integer >= 0")
+
+
 def check_count(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} must be a positive integer")
@@ -59,8 +65,7 @@ class ConvLayer:
     def __post_init__(self):
         for name in ("channels", "kernel", "pool", "stride"):
             check_count(f"conv {name}", getattr(self, name))
-        if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
-            raise ConfigError(f"conv padding={self.padding!r} must be an integer >= 0")
+        check_index("conv padding", self.padding)
 
     def unit_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(channels, height, width) of the convolution's neurons, before the pool (torch's formula)."""
@@ -231,8 +236,7 @@ class NetworkConfig:
         check_decay("adamax_decay", self.adamax_decay)
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed={self.seed!r} must be an integer >= 0")
+        check_index("seed", self.seed)
         object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
 
     def _check_convolutions(self) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_count, check_positive
+from ..config import ConfigError, check_count, check_index, check_positive
 
 PRESENTATION_MS = 500.0        # training digits (paper Sec. 4.2)
 TEST_PRESENTATION_MS = 1000.0  # test digits
@@ -154,11 +154,6 @@ def load_digits(mnist_dir: str | os.PathLike | None = None) -> tuple[np.ndarray,
     return np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]])
 
 
-def _check_seed(seed) -> None:
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed={seed!r} must be an integer >= 0")
-
-
 def load_split(mnist_dir: str | os.PathLike | None = None, n_train: int | None = None,
                n_test: int | None = None, seed: int = 0) -> DigitSplit:
     """Train and test digits for the study.
@@ -172,7 +167,7 @@ def load_split(mnist_dir: str | os.PathLike | None = None, n_train: int | None =
     or their first ``n_train`` / ``n_test`` digits when given; ``seed`` is unused
     because the files fix both sets.
     """
-    _check_seed(seed)
+    check_index("seed", seed)
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if n is not None:
             check_count(name, n)
