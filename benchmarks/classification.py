@@ -18,6 +18,7 @@ import numpy as np
 
 from brian_decolle import gestures, mnist
 from brian_decolle.classifier import OnlineClassifier
+from brian_decolle.devices import Target
 
 
 def network(task, name, batch):
@@ -30,6 +31,8 @@ def main():
     parser.add_argument("task", choices=("mnist", "dvs"))
     parser.add_argument("network")
     parser.add_argument("--device", default="cpp_standalone")
+    parser.add_argument("--precision", default="float64")
+    parser.add_argument("--threads", type=int, default=0, help="OpenMP threads of cpp_standalone")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
@@ -40,7 +43,8 @@ def main():
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as build:
         start = time.perf_counter()
-        clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, device=args.device, build_dir=build)
+        target = Target(args.device, build, precision=args.precision, threads=args.threads)
+        clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, target=target)
         build_s = time.perf_counter() - start
         state = clf.initial_state()
         times = {"train": [], "test": []}

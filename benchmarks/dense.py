@@ -1,16 +1,21 @@
 """Speed and memory of dense DECOLLE networks on cpp_standalone (100 inputs -> 3 x N).
 
-Learning runs every step (Adamax, both regularisers, dropout 0.5), batch 1, no monitors.
+Learning runs every step (Adamax, both regularisers, dropout 0.5), no monitors.
 Build (code generation + compile) and run are timed separately; run times are Brian2's own
-timer of the simulation loop, taken by re-running the compiled binary.
+timer of the simulation loop, taken by re-running the compiled binary. --batch B runs B
+replicas sharing the weights (times are also given per sample), --precision float32 makes every
+state variable float32, --threads the OpenMP threads, --flags adds C++ compiler flags to
+Brian2's (-O3 -ffast-math -fno-finite-math-only -march=native).
 
-    python benchmarks/dense.py sequence [--neurons 512 --steps 500 --repeats 5]
+    python benchmarks/dense.py sequence [--neurons 512 --steps 500 --repeats 5] [--batch 1]
+                                        [--precision float64] [--threads 0] [--flags='-funroll-loops']
     python benchmarks/dense.py runtime  [--neurons 512 --steps 500 --repeats 5]
     python benchmarks/dense.py scaling  [--sizes 128 256 512 1024 2048 --steps 200]
     python benchmarks/dense.py memory   [--lengths 500 5000]
 """
 import argparse
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -18,25 +23,32 @@ from pathlib import Path
 
 import numpy as np
 
+import brian2 as b2
+
 from brian_decolle import NetworkConfig, build_network, devices
+from brian_decolle.devices import Target
 
 N_INPUTS = 100
 
 
-def network(neurons, steps):
+def network(neurons, steps, batch=1):
     cfg = NetworkConfig(n_inputs=N_INPUTS, layer_sizes=(neurons,) * 3, readout_sizes=1, lr=1e-3,
-                        reg_u=0.1, reg_rate=0.1, dropout=0.5)
+                        reg_u=0.1, reg_rate=0.1, dropout=0.5, batch=batch)
     rng = np.random.default_rng(0)
-    spikes = (rng.random((steps, N_INPUTS)) < 0.05).astype(float)
-    targets = [np.sin(np.arange(steps)[:, None] * 2 * np.pi / 500)] * 3
+    spikes = (rng.random((steps, batch * N_INPUTS)) < 0.05).astype(float)
+    targets = [np.tile(np.sin(np.arange(steps)[:, None] * 2 * np.pi / 500), (1, batch))] * 3
     return build_network(cfg, spikes, targets, record_readout=())
 
 
-def build(neurons, steps, build_dir):
+def build(neurons, steps, build_dir, batch=1, precision="float64", threads=0, flags=()):
     """Generate and compile the network; return the build time in seconds."""
-    devices.select("cpp_standalone", build_dir=build_dir)
+    Target("cpp_standalone", str(build_dir), precision=precision, threads=threads).select()
+    cpp = b2.prefs.codegen.cpp
+    cpp.extra_compile_args_gcc = list(cpp.extra_compile_args_gcc) + list(flags)
+    if "-flto" in flags:  # link-time optimisation must also be asked of the linker
+        cpp.extra_link_args = list(cpp.extra_link_args) + ["-flto"]
     start = time.perf_counter()
-    network(neurons, steps).run()
+    network(neurons, steps, batch).run()
     devices.build(run=False)
     return time.perf_counter() - start
 
@@ -55,12 +67,18 @@ def synapses(neurons):
 
 def sequence(args):
     build_dir = Path(tempfile.mkdtemp(prefix="decolle_seq_"))
-    build_s = build(args.neurons, args.steps, build_dir)
-    runs = [run_binary(build_dir)[0] for _ in range(args.repeats)]
-    print(f"network: {N_INPUTS} -> 3 x {args.neurons}, {synapses(args.neurons)} plastic synapses, {args.steps} steps")
+    try:
+        build_s = build(args.neurons, args.steps, build_dir, args.batch, args.precision, args.threads, args.flags)
+        runs = [run_binary(build_dir)[0] for _ in range(args.repeats)]
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    B = args.batch
+    print(f"network: {N_INPUTS} -> 3 x {args.neurons}, {synapses(args.neurons)} plastic synapses, {args.steps} steps, "
+          f"batch {B}, {args.precision}, threads {args.threads}, extra flags {' '.join(args.flags) or 'none'}")
     print(f"build (codegen + compile): {build_s:.1f} s")
     print(f"run per sequence: median {np.median(runs):.3f} s, min {min(runs):.3f} s over {args.repeats} runs")
-    print(f"synapse-steps per second: {synapses(args.neurons) * args.steps / np.median(runs) / 1e6:.0f} M")
+    print(f"per sample: median {np.median(runs) / B:.4f} s")
+    print(f"synapse-steps per second: {B * synapses(args.neurons) * args.steps / np.median(runs) / 1e6:.0f} M")
 
 
 def runtime(args):
@@ -105,6 +123,11 @@ def main():
     parser.add_argument("--neurons", type=int, default=512)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--precision", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--flags", type=str.split, default=[],
+                        help="extra C++ compiler flags, one string: --flags='-funroll-loops -flto'")
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     parser.add_argument("--lengths", type=int, nargs="+", default=[500, 5000])
     args = parser.parse_args()

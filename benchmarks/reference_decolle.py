@@ -1,11 +1,11 @@
-"""The same dense network in the reference package decolle 0.2 (PyTorch, CPU, 1 thread).
+"""The same dense network in the reference package decolle 0.2 (PyTorch, CPU, 1 thread by default).
 
 100 inputs -> 3 x 512 decolle LIFLayer (Linear), a fixed random Linear readout per layer on the
 spikes with dropout 0.5, smooth-L1 loss per layer plus both regularisers, Adamax betas (0, 0.95),
 a backward pass and an optimiser step every step, states detached every step (decolle's rule).
 Runs in its own Python 3.11 environment (see benchmarks/reference.sh).
 
-    python benchmarks/reference_decolle.py [--batch 1] [--steps 500] [--repeats 3]
+    python benchmarks/reference_decolle.py [--batch 1] [--steps 500] [--repeats 3] [--threads 1]
 """
 import argparse
 import time
@@ -38,8 +38,9 @@ def main():
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     sizes = [N_INPUTS, NEURONS, NEURONS, NEURONS]
     layers = [LIFLayer(torch.nn.Linear(sizes[k], sizes[k + 1]), alpha=0.97, beta=0.92) for k in range(3)]
@@ -57,7 +58,7 @@ def main():
         times.append(time.perf_counter() - start)
     times.sort()
     median = times[len(times) // 2]
-    print(f"decolle 0.2 reference, torch {torch.__version__}, 1 thread, float32, batch {args.batch}: "
+    print(f"decolle 0.2 reference, torch {torch.__version__}, {args.threads} thread(s), float32, batch {args.batch}: "
           f"median {median:.3f} s per {args.steps}-step sequence of the batch, {median / args.batch:.4f} s per sample")
 
 

@@ -34,6 +34,9 @@ SCHEDULE = {
     "update": ("end", 9),   # (8 is left free to record the summed gradients)
 }
 
+#: times stay float64 whatever the precision: float32 seconds would blur the burn-in gate of long runs
+TIME_DTYPES = {"t_sample": np.float64, "t_burnin": np.float64}
+
 ACTIVATIONS = {"spike": "int(u > 0)", "trace": "p"}  # 'sigmoid' takes the surrogate's sigma
 
 
@@ -82,7 +85,12 @@ class Builder:
         self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
                            else ACTIVATIONS[cfg.readout_input])
-        self.adamax = {"adamax_decay": cfg.adamax_decay, "adamax_eps": cfg.adamax_eps}
+        # constants in the float type of the state variables (devices.Target.precision), so
+        # that float32 arithmetic is not widened to double and back at every synapse
+        real = b2.prefs.core.default_float_dtype
+        self.constants = {"adamax_decay": real(cfg.adamax_decay), "adamax_eps": real(cfg.adamax_eps),
+                          "u_offset": real(cfg.u_offset), "rate_target": real(cfg.rate_target)}
+        self.adamax = {k: self.constants[k] for k in ("adamax_decay", "adamax_eps")}
         self.sample_begins = (None if sample_starts is None
                               else b2.TimedArray(sample_starts, dt=self.dt, name=f"{name}_sample_begins"))
 
@@ -178,7 +186,8 @@ class Builder:
             cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"),
             reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
             name=f"{self.name}_layer{spec.index}",
-            namespace={"n_neurons": n_per_replica, "u_offset": cfg.u_offset, **self.adamax})
+            namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
+            dtype=TIME_DTYPES)
         self.set_time_constants(group, spec, spec.n_units)
         self.add_sample_start(eq.code(self.neuron_file, "sample_start"), group)
         if cfg.dynamics == "discrete":
@@ -272,7 +281,7 @@ class Builder:
                                     name=f"{output.name}_population")
         psyn = b2.Synapses(output, population, eq.sections("plasticity.eqs")["population_synapses"],
                            clock=self.clock, name=f"{output.name}_population_synapses",
-                           namespace={"n_neurons": n, "rate_target": cfg.rate_target})
+                           namespace={"n_neurons": n, "rate_target": self.constants["rate_target"]})
         psyn.connect(i=np.arange(B * n), j=np.repeat(np.arange(B), n))
         move_summed(psyn, "deficit_post", "readout")
         move_summed(psyn, "low_rate_pre", "modulation")

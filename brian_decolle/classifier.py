@@ -47,14 +47,14 @@ def votes(y: np.ndarray, burnin: int) -> np.ndarray:
 class OnlineClassifier:
     """One DECOLLE network, built once, run on chunk after chunk of labelled samples."""
 
-    def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, device: str = "cpp_standalone",
-                 build_dir=None, codegen_target: str = "cython", n_raster: int = 32, n_membrane: int = 5):
+    def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *,
+                 target: devices.Target = devices.Target(), n_raster: int = 32, n_membrane: int = 5):
         for spec in cfg.layers:
             if spec.readout_size != n_classes:
                 raise ConfigError(f"readout_sizes[{spec.index - 1}]={spec.readout_size} must equal the number "
                                   f"of classes ({n_classes})")
         self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
-        self.device, self.codegen_target = device, codegen_target
+        self.target = target
         # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
         # an image's centre drives them (corner units of a digit never see a spike), one per channel
         # so that one silent channel cannot blank the figure; the raster shows, after the run, the
@@ -65,9 +65,9 @@ class OnlineClassifier:
         self.membrane_units = [(k % c) * h * w + (centre + k // c) % (h * w)
                                for k in range(min(n_membrane, first.n_outputs))]
         self.n_raster = min(n_raster, first.n_outputs)
-        devices.select(device, build_dir=build_dir, codegen_target=codegen_target)
+        target.select()
         self._build(*self._blank(run_steps))
-        if device != "runtime":
+        if target.device != "runtime":
             self.dn.run(seed=cfg.seed)
             devices.build(run=False)
 
@@ -106,9 +106,9 @@ class OnlineClassifier:
         rows, cols = np.nonzero(labels >= 0)
         targets[rows, cols, labels[rows, cols]] = 1.0
         targets = [targets.reshape(self.run_steps, -1)] * cfg.n_layers
-        if self.device == "runtime":
+        if self.target.device == "runtime":
             # Brian2's runtime cannot restart a network at t = 0: a new one, with the same settings
-            devices.select("runtime", codegen_target=self.codegen_target)
+            self.target.select()
             self._build(spikes, targets, starts)
             self.dn.run(learn=learn, lr=lr, state=state, seed=seed)
         else:

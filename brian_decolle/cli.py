@@ -70,7 +70,7 @@ class Study:
     presets: tuple[str, ...]        # --network choices; the first is the default
     preset: Callable                # name -> composed config
     options: tuple[str, ...]        # 'part.field' entries
-    run: Callable                   # (config, out, device=..., build_dir=..., codegen_target=..., [resume=...])
+    run: Callable                   # (config, out, target=devices.Target, [resume=...])
     preset_help: str = ""
     resumable: bool = True
     add_arguments: Callable | None = None   # extra options (data download, synthetic set)
@@ -117,6 +117,10 @@ def make_parser(study: Study) -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=devices.DEVICES, default="cpp_standalone", help="where the model runs")
     parser.add_argument("--codegen", choices=devices.CODEGEN_TARGETS, default="cython",
                         help="code generation target of the runtime device")
+    parser.add_argument("--precision", choices=tuple(devices.PRECISIONS), default="float64",
+                        help="float type of every state variable (traces, weights, optimiser state)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="OpenMP threads of cpp_standalone (0: no OpenMP)")
     parser.add_argument("--build-dir", default=argparse.SUPPRESS,
                         help="where standalone code is generated (default: OUT/build)")
     parser.add_argument("--out", default=f"output/{study.name}", help="output folder")
@@ -147,8 +151,9 @@ def main(study: Study, argv=None, plot: Callable | None = None) -> dict:
     try:
         config = compose(study, args)
         extra = study.before_run(args, config) if study.before_run else {}
-        options = dict(device=args.device, build_dir=getattr(args, "build_dir", None), codegen_target=args.codegen,
-                       **extra)
+        target = devices.Target(device=args.device, build_dir=getattr(args, "build_dir", None),
+                                codegen_target=args.codegen, precision=args.precision, threads=args.threads)
+        options = dict(target=target, **extra)
         if study.resumable:
             options["resume"] = args.resume
         summary = study.run(config, args.out, **options)

@@ -1,33 +1,82 @@
 """Where the model runs: Brian2's runtime (numpy/cython) or generated C++/CUDA.
 
 Brian2 keeps its device and preferences process-wide; this module is the one
-place that sets them, so the model code stays the same on every target.
+place that sets them, so the model code stays the same on every target. A
+:class:`Target` names everything about where and how a network runs (device,
+build folder, code generation, float precision, threads); ``Target.select()``
+makes it current.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import brian2 as b2
+import numpy as np
 
-from .config import ConfigError
+from .config import ConfigError, check_choice, check_index
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 CODEGEN_TARGETS = ("cython", "numpy")
+#: Brian2's float type of every state variable: traces, weights, optimiser state
+#: (time itself stays float64 in Brian2)
+PRECISIONS = {"float64": np.float64, "float32": np.float32}
 
 
-def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython") -> None:
-    """Make ``device`` the target of the next network build (float64 everywhere)."""
-    if device not in DEVICES:
-        raise ConfigError(f"device={device!r} is not allowed; choose one of {', '.join(map(repr, DEVICES))}")
-    if codegen_target not in CODEGEN_TARGETS:
-        raise ConfigError(f"codegen_target={codegen_target!r} is not allowed; choose one of "
-                          f"{', '.join(map(repr, CODEGEN_TARGETS))}")
+@dataclass(frozen=True)
+class Target:
+    """Where and how a network runs; checked when made.
+
+    device: 'runtime', 'cpp_standalone' or 'cuda_standalone'; build_dir: the generated
+    project's folder (standalone devices; studies default to OUT/build); codegen_target:
+    'cython' or 'numpy' on the runtime device; precision: 'float64' (the default, and the
+    oracles') or 'float32'; threads: OpenMP threads of cpp_standalone (0: no OpenMP).
+    """
+
+    device: str = "cpp_standalone"
+    build_dir: str | None = None
+    codegen_target: str = "cython"
+    precision: str = "float64"
+    threads: int = 0
+
+    def __post_init__(self):
+        check_target(self)
+
+    def select(self) -> None:
+        select(**dataclasses.asdict(self))
+
+    def with_build_dir(self, default) -> "Target":
+        """This target, building in ``default`` unless it names its own folder."""
+        return self if self.build_dir else dataclasses.replace(self, build_dir=str(default))
+
+    def describe(self) -> dict:
+        """What results record of it (the build folder is not a result)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "build_dir"}
+
+
+def check_target(target: Target) -> None:
+    check_choice("device", target.device, DEVICES)
+    check_choice("codegen_target", target.codegen_target, CODEGEN_TARGETS)
+    check_choice("precision", target.precision, tuple(PRECISIONS))
+    check_index("threads", target.threads)
+    if target.threads and target.device != "cpp_standalone":
+        raise ConfigError(f"threads={target.threads}: OpenMP threads are a cpp_standalone setting; "
+                          f"use threads=0 with device={target.device!r}")
+
+
+def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython",
+           precision: str = "float64", threads: int = 0) -> None:
+    """Make ``device`` the target of the next network build; see :class:`Target`."""
+    check_target(Target(device, str(build_dir) if build_dir else None, codegen_target, precision, threads))
     if device != "runtime" and not build_dir:
         raise ConfigError(f"device={device!r} needs a build_dir for the generated project")
-    b2.prefs.core.default_float_dtype = b2.float64
+    b2.prefs.core.default_float_dtype = PRECISIONS[precision]
     b2.device.reinit()
+    b2.prefs.devices.cpp_standalone.openmp_threads = threads
     if device == "runtime":
         b2.set_device("runtime")
         b2.prefs.codegen.target = codegen_target
@@ -126,12 +175,53 @@ def is_standalone() -> bool:
     return b2.get_device().__class__.__name__ != "RuntimeDevice"
 
 
+#: the per-element loop of Brian2's 'stateupdate' template (run_regularly and state updates)
+_ELEMENT_LOOP = "for(int _idx=0; _idx<_N; _idx++)"
+#: the OpenMP work-sharing line Brian2 puts before it when openmp_threads > 0
+_OPENMP_LOOP = "#pragma omp parallel for schedule(static)"
+#: a store into an array, and the index it uses
+_STORE = re.compile(r"_ptr_array_\w+\[(\w+)\]\s*=[^=]")
+
+
+def mark_independent_loops() -> int:
+    """Let the C++ compiler vectorise the per-synapse learning updates; returns how many loops
+    were marked.
+
+    The update of a synapse (w -= lr*err_post*p_pre/norm, and Adamax's norm) reads its
+    neurons' err and p through index arrays and writes only its own w and norm, so its
+    iterations are independent. GCC cannot prove that: Brian2 reaches the arrays through
+    local ``__restrict`` pointers, which GCC does not trust for indexed loads, and it leaves
+    the loop scalar. ``#pragma GCC ivdep`` (or, with OpenMP, ``omp parallel for simd``) states
+    the independence. Only run_regularly code of Synapses whose loop stores nothing but the
+    synapse's own variables (index ``_idx``) is marked; a loop writing a pre- or postsynaptic
+    variable, and the summed variables, whose synapses add into shared targets, never are.
+    """
+    if b2.get_device().__class__.__name__ != "CPPStandaloneDevice":
+        return 0
+    marked = 0
+    for codeobj in b2.device.code_objects.values():
+        code = codeobj.code.cpp_file
+        if (codeobj.template_name != "stateupdate" or not isinstance(codeobj.owner, b2.Synapses)
+                or code.count(_ELEMENT_LOOP) != 1 or "GCC ivdep" in code or "for simd" in code):
+            continue
+        if any(index != "_idx" for index in _STORE.findall(code.split(_ELEMENT_LOOP)[1])):
+            continue
+        if code.count(_OPENMP_LOOP) == 1:
+            code = code.replace(_OPENMP_LOOP, "#pragma omp parallel for simd schedule(static)")
+        else:
+            code = code.replace(_ELEMENT_LOOP, "#pragma GCC ivdep\n    " + _ELEMENT_LOOP)
+        codeobj.code.cpp_file = code
+        marked += 1
+    return marked
+
+
 def build(run: bool = True, compile: bool = True) -> None:
     """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime."""
     if is_standalone():
         if run and b2.get_device().__class__.__name__ == "CUDAStandaloneDevice" and not has_gpu():
             raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
                               "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
+        mark_independent_loops()
         options = dict(b2.device.build_options)
         options.update(compile=compile, run=run)
         b2.device.build(**options)

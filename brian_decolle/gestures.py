@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, results
+from . import cli, devices, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import N_CLASSES, GestureFrames, GesturePreprocessing, GestureSamples, is_synthetic
 from .data.synthetic_gestures import write_synthetic_gestures
@@ -75,8 +75,7 @@ def preset(name: str = "cpu") -> GestureStudy:
     return GestureStudy(network=network, schedule=schedule, data=GestureData(), preset=name)
 
 
-def run(study: GestureStudy, out_dir, *, device="cpp_standalone", build_dir=None, codegen_target="cython",
-        resume=False, download=False, report=None) -> dict:
+def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress
     net, data, prep = study.network, study.data, study.preprocessing()
@@ -85,16 +84,15 @@ def run(study: GestureStudy, out_dir, *, device="cpp_standalone", build_dir=None
     synthetic = is_synthetic(data.data_dir)
     described = (f"{'SYNTHETIC stand-in for ' if synthetic else ''}DVS Gesture in {Path(data.data_dir).resolve()}: "
                  f"{len(train)} train / {len(test)} test recordings, {prep.frames} frames")
-    results.write_config(out_dir, "dvs_gesture", study, device=device, data=described, synthetic=synthetic)
+    results.write_config(out_dir, "dvs_gesture", study, target=target, data=described, synthetic=synthetic)
     report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()
     source = GestureSamples(train, test, data.n_test, data.validation_users)
-    history = train_and_test(net, study.schedule, source, out_dir, device=device,
-                             build_dir=build_dir, codegen_target=codegen_target, resume=resume, report=report)
+    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
     task = ("SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic
             else "DVS Gesture (paper Sec. 4.3)")
     return results.write_classification(history, out_dir, task=task, data=described, synthetic=synthetic,
-                                        device=device, wall_time_s=time.perf_counter() - start, n_classes=N_CLASSES,
+                                        target=target, wall_time_s=time.perf_counter() - start, n_classes=N_CLASSES,
                                         paper_accuracy=PAPER_ACCURACY)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import cli, results
+from . import cli, devices, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_mnist_dir, load_split)
@@ -69,20 +69,18 @@ def preset(name: str = "paper") -> MnistStudy:
     return MnistStudy(network=network, schedule=schedule, data=MnistData(), preset=name)
 
 
-def run(study: MnistStudy, out_dir, *, device="cpp_standalone", build_dir=None, codegen_target="cython",
-        resume=False, report=None) -> dict:
+def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress
     net, data = study.network, study.data
     split = load_split(data.mnist_dir, data.n_train, data.n_test, seed=net.seed)
-    results.write_config(out_dir, "mnist", study, device=device, data=split.source, synthetic=False)
+    results.write_config(out_dir, "mnist", study, target=target, data=split.source, synthetic=False)
     report(f"Poisson MNIST, {study.preset} network, {split.source}")
     start = time.perf_counter()
     source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms, n_validation=data.n_validation)
-    history = train_and_test(net, study.schedule, source, out_dir, device=device, build_dir=build_dir,
-                             codegen_target=codegen_target, resume=resume, report=report)
+    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
     return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=split.source,
-                                        synthetic=False, device=device, wall_time_s=time.perf_counter() - start,
+                                        synthetic=False, target=target, wall_time_s=time.perf_counter() - start,
                                         n_classes=N_CLASSES, paper_accuracy=PAPER_ACCURACY)
 
 

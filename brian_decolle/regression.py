@@ -89,14 +89,14 @@ def normalised_mse(y, target):
     return np.mean((y - target) ** 2, axis=-1) / np.var(target)
 
 
-def run(study: RegressionStudy, out_dir, *, device="cpp_standalone", build_dir=None, codegen_target="cython",
-        report="text") -> dict:
+def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Target(), report="text") -> dict:
     """Train, record, and write config.json, summary.json and results.npz into out_dir."""
     out_dir = Path(out_dir)
     net, task = study.network, study.task
-    devices.select(device, build_dir=build_dir or out_dir / "build", codegen_target=codegen_target)
+    target = target.with_build_dir(out_dir / "build")
+    target.select()
     data = "synthetic Poisson input (frozen, generated from the seed)"
-    results.write_config(out_dir, "regression", study, device=device, data=data, synthetic=True)
+    results.write_config(out_dir, "regression", study, target=target, data=data, synthetic=True)
     spikes, targets = make_task(study)
     n, reps = study.n_steps, task.epochs + 1
     recorded = list(range(min(task.n_recorded, min(net.layer_sizes), net.n_inputs)))
@@ -112,7 +112,7 @@ def run(study: RegressionStudy, out_dir, *, device="cpp_standalone", build_dir=N
     arrays = {"input_spikes": spikes, "dt_ms": np.array(net.dt_ms), "recorded_neurons": np.array(recorded),
               "data": np.array(data)}
     summary = {"task": "regression with a frozen synthetic Poisson spike train (paper Sec. 4.1)",
-               "synthetic_input": True, "device": device, "epochs": task.epochs, "wall_time_s": round(wall, 1),
+               "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs, "wall_time_s": round(wall, 1),
                "layers": []}
     for k in (1, 2, 3):
         y = dn.readout(k, "y")[:, 0].reshape(reps, n)

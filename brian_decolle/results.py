@@ -51,8 +51,9 @@ def as_dict(config) -> dict:
     return config
 
 
-def write_config(out_dir, study: str, config, *, device: str, data: str, synthetic: bool) -> dict:
-    record = {"study": study, **as_dict(config), "device": device, "data_source": data, "synthetic_data": synthetic,
+def write_config(out_dir, study: str, config, *, target, data: str, synthetic: bool) -> dict:
+    """config.json: the composed config, where it ran (a devices.Target), the data and the provenance."""
+    record = {"study": study, **as_dict(config), **target.describe(), "data_source": data, "synthetic_data": synthetic,
               **provenance()}
     _write_json(Path(out_dir) / "config.json", record)
     return record
@@ -69,7 +70,7 @@ def write_arrays(out_dir, name: str, **arrays) -> Path:
     return path
 
 
-def write_classification(history: dict, out_dir, *, task: str, data: str, synthetic: bool, device: str,
+def write_classification(history: dict, out_dir, *, task: str, data: str, synthetic: bool, target,
                          wall_time_s: float, n_classes: int, paper_accuracy: float | None) -> dict:
     """summary.json (headline: held-out test accuracy per layer) and results.npz (learning
     curves) from a training history; the chance level and the paper's accuracy for figures."""
@@ -77,7 +78,7 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
     final = evals[-1]
     done = history["samples_done"]
     summary = {
-        "task": task, "data": data, "synthetic_data": synthetic, "device": device, "n_classes": n_classes,
+        "task": task, "data": data, "synthetic_data": synthetic, "device": target.device, "precision": target.precision, "n_classes": n_classes,
         "chance_accuracy": 1 / n_classes,
         # the paper's best-layer test accuracy on the real data set (None: not comparable)
         "paper_accuracy": None if synthetic else paper_accuracy,

@@ -32,6 +32,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from . import devices
 from .classifier import OnlineClassifier, SampleSource, votes
 from .config import ConfigError, NetworkConfig, check_choice, check_count, check_positive
 from .health import Activity, layer_health, warnings
@@ -191,8 +192,8 @@ class _Runs:
 
 
 def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
-                   device: str = "cpp_standalone", build_dir=None, codegen_target: str = "cython",
-                   resume: bool = False, report: Callable[[str], None] | None = None) -> dict:
+                   target: devices.Target = devices.Target(), resume: bool = False,
+                   report: Callable[[str], None] | None = None) -> dict:
     """Initialise, train online on the source's training samples and test per layer; write
     checkpoint.npz, test_sample.npz, predictions.npz and learned.npz into out_dir; return the
     history (a dict). With resume=True a checkpoint in out_dir is continued (same settings)."""
@@ -201,8 +202,8 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = cfg.seed
     report("building the network (standalone devices compile it once: a minute or more)")
-    clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test, device=device,
-                           build_dir=build_dir or out_dir / "build", codegen_target=codegen_target,
+    clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
+                           target=target.with_build_dir(out_dir / "build"),
                            n_raster=schedule.n_raster)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)

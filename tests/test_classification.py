@@ -7,8 +7,11 @@ import pytest
 
 from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
 from brian_decolle import devices
+from brian_decolle.devices import Target
 from brian_decolle.classifier import votes
 from brian_decolle.training import Schedule, train_and_test
+
+RUNTIME = Target("runtime", codegen_target="numpy")
 
 
 class Stripes:
@@ -44,7 +47,7 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
     logs = {}
     for device in ("runtime", "cpp_standalone"):
         lines = []
-        history = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / device, device=device, codegen_target="numpy",
+        history = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / device, target=Target(device, codegen_target="numpy"),
                                  report=lines.append)
         logs[device] = (history, lines)
     a, b = _learned(tmp_path / "runtime"), _learned(tmp_path / "cpp_standalone")
@@ -60,7 +63,7 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     """Interrupted after 8 samples and resumed, a run ends with the weights of an uninterrupted one."""
-    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "whole", device="runtime", codegen_target="numpy",
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "whole", target=RUNTIME,
                    report=lambda line: None)
 
     class Stop(Exception):
@@ -71,12 +74,12 @@ def test_resume_continues_exactly(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", device="runtime", codegen_target="numpy",
+        train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", target=RUNTIME,
                        report=stop_at_8)
     saved = np.load(tmp_path / "cut" / "checkpoint.npz")
     assert json.loads(str(saved["history"]))["samples_done"] == 4  # the last checkpoint before the cut
     lines = []
-    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", device="runtime", codegen_target="numpy",
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", target=RUNTIME,
                    resume=True, report=lines.append)
     assert "resuming after 4 training samples" in lines and not any("LSUV" in line for line in lines)
     whole, cut = _learned(tmp_path / "whole"), _learned(tmp_path / "cut")
@@ -85,11 +88,11 @@ def test_resume_continues_exactly(tmp_path):
 
 
 def test_resume_refuses_other_settings(tmp_path):
-    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, device="runtime", codegen_target="numpy",
+    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=RUNTIME,
                    report=lambda line: None)
     other = Schedule(**{**SCHEDULE.__dict__, "train_samples": 24})
     with pytest.raises(ConfigError, match="other settings"):
-        train_and_test(CFG, other, Stripes(), tmp_path, device="runtime", codegen_target="numpy", resume=True,
+        train_and_test(CFG, other, Stripes(), tmp_path, target=RUNTIME, resume=True,
                        report=lambda line: None)
 
 
@@ -146,7 +149,7 @@ def test_batch_one_output_layer_trains_on_cpp_standalone(tmp_path):
                         n_raster=4)
     learned = {}
     for device in ("cpp_standalone", "runtime"):
-        history = train_and_test(cfg, schedule, Counts(), tmp_path / device, device=device, codegen_target="numpy",
+        history = train_and_test(cfg, schedule, Counts(), tmp_path / device, target=Target(device, codegen_target="numpy"),
                                  report=lambda line: None)
         assert history["samples_done"] == 4 and history["evaluations"][-1]["final"]
         learned[device] = _learned(tmp_path / device)
@@ -188,8 +191,8 @@ def test_learning_rate_drops_reach_the_network(tmp_path):
     short = Schedule(**{**SCHEDULE.__dict__, "train_samples": 4, "eval_samples": 1})
     dropped = Schedule(**{**SCHEDULE.__dict__, "train_samples": 8, "eval_samples": 1, "lr_drop_every": 4,
                           "lr_drop_factor": 1e-12})
-    train_and_test(CFG, short, Stripes(), tmp_path / "short", device="runtime", codegen_target="numpy", report=quiet)
-    history = train_and_test(CFG, dropped, Stripes(), tmp_path / "dropped", device="runtime", codegen_target="numpy",
+    train_and_test(CFG, short, Stripes(), tmp_path / "short", target=RUNTIME, report=quiet)
+    history = train_and_test(CFG, dropped, Stripes(), tmp_path / "dropped", target=RUNTIME,
                              report=quiet)
     assert [t["lr"] for t in history["train"]] == [CFG.lr, CFG.lr * 1e-12]
     a, b = _learned(tmp_path / "short"), _learned(tmp_path / "dropped")

@@ -1,4 +1,5 @@
 """Runtime and generated C++ run the same equations: identical spikes and weights."""
+import brian2 as b2
 import numpy as np
 import pytest
 
@@ -6,8 +7,8 @@ from brian_decolle import ConfigError, NetworkConfig, build_network, devices
 from conftest import poisson
 
 
-def _train(device, build_dir, spikes, targets, cfg):
-    devices.select(device, build_dir=build_dir, codegen_target="numpy")
+def _train(device, build_dir, spikes, targets, cfg, threads=0):
+    devices.select(device, build_dir=build_dir, codegen_target="numpy", threads=threads)
     dn = build_network(cfg, spikes, targets, record_spikes=True)
     initial = None if devices.is_standalone() else [dn.get_weights(k)["w"] for k in (1, 2)]
     dn.run(seed=cfg.seed)
@@ -17,15 +18,25 @@ def _train(device, build_dir, spikes, targets, cfg):
             dn.readout(2), initial)
 
 
-def test_runtime_and_cpp_standalone_agree(rng, tmp_path):
+def _agreement_case(rng):
     n_steps = 250
     cfg = NetworkConfig(n_inputs=20, layer_sizes=(16, 12), readout_sizes=3, dropout=0.0, lr=5e-3,
                         weight_scale=2.0, reg_u=0.1, reg_rate=0.5, burnin_ms=20, seed=2)
     spikes = poisson(rng, n_steps, 20, 0.2)
     targets = [np.sin(np.arange(n_steps)[:, None] / 15 + np.arange(3))] * 2
+    return spikes, targets, cfg
+
+
+def test_runtime_and_cpp_standalone_agree(rng, tmp_path):
+    spikes, targets, cfg = _agreement_case(rng)
     runtime = _train("runtime", None, spikes, targets, cfg)
     cpp = _train("cpp_standalone", tmp_path / "cpp", spikes, targets, cfg)
     devices.select("runtime", codegen_target="numpy")
+    sources = {p.name: p.read_text() for p in (tmp_path / "cpp" / "code_objects").glob("*.cpp")}
+    marked = sorted(name for name, text in sources.items() if "#pragma GCC ivdep" in text)
+    # the per-synapse weight updates, and nothing else (never a summed variable's scatter-add)
+    assert len(marked) == 2 and all(name.startswith(f"decolle_layer{k}_synapses_w_update_codeobject")
+                                    for k, name in zip((1, 2), marked)), marked
     for a, b in zip(runtime[0], cpp[0]):
         assert a.sum() > 20 and np.array_equal(a, b)
     for part in (1, 2):
@@ -34,6 +45,39 @@ def test_runtime_and_cpp_standalone_agree(rng, tmp_path):
     assert np.max(np.abs(runtime[3] - cpp[3])) <= 1e-9
     for initial, final in zip(runtime[4], runtime[1]):
         assert np.max(np.abs(final - initial)) > 1e-3, "learning must have moved the weights"
+
+
+def test_only_loops_writing_their_own_synapses_are_marked(tmp_path):
+    """A synapse loop that writes a postsynaptic variable may have two synapses write one
+    neuron: it must stay unmarked (scalar)."""
+    devices.select("cpp_standalone", build_dir=tmp_path / "cpp")
+    group = b2.NeuronGroup(3, "x : 1", name="cells")
+    syn = b2.Synapses(group, group, "w : 1", name="links")
+    syn.connect()
+    syn.run_regularly("x_post = w", name="writes_post")
+    syn.run_regularly("w = 0.5*w", name="writes_own")
+    b2.Network(group, syn).run(1 * b2.ms)
+    devices.build(compile=False, run=False)
+    devices.select("runtime", codegen_target="numpy")
+    code = {name: (tmp_path / "cpp" / "code_objects" / f"{name}_codeobject.cpp").read_text()
+            for name in ("writes_post", "writes_own")}
+    assert "ivdep" in code["writes_own"] and "ivdep" not in code["writes_post"]
+
+
+def test_two_openmp_threads_agree_with_one(rng, tmp_path):
+    """OpenMP threads split the loops (the weight updates as 'parallel for simd'); the spikes and
+    weights are those of one thread."""
+    spikes, targets, cfg = _agreement_case(rng)
+    one = _train("cpp_standalone", tmp_path / "one", spikes, targets, cfg)
+    two = _train("cpp_standalone", tmp_path / "two", spikes, targets, cfg, threads=2)
+    devices.select("runtime", codegen_target="numpy")
+    updates = [p.read_text() for p in (tmp_path / "two" / "code_objects").glob("decolle_layer*_synapses_w_update*.cpp")]
+    assert len(updates) == 2 and all("#pragma omp parallel for simd" in text for text in updates)
+    for a, b in zip(one[0], two[0]):
+        assert a.sum() > 20 and np.array_equal(a, b)
+    for part in (1, 2):
+        for a, b in zip(one[part], two[part]):
+            assert np.max(np.abs(a - b)) <= 1e-9
 
 
 def test_cuda_standalone_code_holds_the_plasticity_kernels(rng, tmp_path):

@@ -4,6 +4,7 @@ import pytest
 
 from brian_decolle import ConvLayer, NetworkConfig
 from brian_decolle.classifier import OnlineClassifier
+from brian_decolle.devices import Target
 from brian_decolle.health import Activity, layer_health, warnings
 from brian_decolle.initialisation import lsuv, orthogonal
 from brian_decolle.training import Schedule
@@ -14,7 +15,7 @@ STEPS = 60
 
 
 def _classifier():
-    return OnlineClassifier(CFG, 3, STEPS, device="runtime", codegen_target="numpy", n_raster=4)
+    return OnlineClassifier(CFG, 3, STEPS, target=Target("runtime", codegen_target="numpy"), n_raster=4)
 
 
 def _measure(clf, n_runs=2):
