@@ -1,7 +1,8 @@
 """Time of one training run and one test run of a classification study's network (one build).
 
     python benchmarks/classification.py mnist small --repeats 3
-    python benchmarks/classification.py dvs cpu --device cpp_standalone
+    python benchmarks/classification.py dvs cpu --device cpp_standalone --precision float32
+    /usr/bin/time -v python benchmarks/classification.py dvs paper --repeats 1 --runs train
 
 Inputs are random Poisson spikes at the study's input size (the time of a run does not depend on
 what the input shows, only on how many spikes it holds: --rate sets their rate); learning is on in
@@ -36,6 +37,8 @@ def main():
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
+    parser.add_argument("--runs", choices=("train", "test", "both"), default="both",
+                        help="which runs to time (train alone: build + training, e.g. for peak memory)")
     args = parser.parse_args()
     cfg, schedule = network(args.task, args.network, args.batch)
     steps = schedule.steps(cfg).test
@@ -49,7 +52,7 @@ def main():
         state = clf.initial_state()
         times = {"train": [], "test": []}
         for repeat in range(args.repeats):
-            for kind in ("train", "test"):
+            for kind in (("train", "test") if args.runs == "both" else (args.runs,)):
                 spikes = (rng.random((steps, cfg.batch * cfg.n_inputs)) < args.rate * 1e-3).astype(float)
                 labels = rng.integers(0, cfg.layers[0].readout_size, size=(steps, cfg.batch))
                 starts = np.zeros(steps)
@@ -66,13 +69,15 @@ def main():
         "task": args.task, "network": args.network, "device": args.device, "batch": cfg.batch,
         "layer_shapes": [spec.output_shape for spec in cfg.layers], "forward_connections_per_replica_upper_bound": n_connections,
         "run_steps": steps, "build_s": round(build_s, 1),
-        "train_run_s_median": round(statistics.median(times["train"]), 3),
-        "train_samples_per_run": cfg.batch * len(per_run),
-        "train_s_per_sample": round(statistics.median(times["train"]) / (cfg.batch * len(per_run)), 3),
-        "test_run_s_median": round(statistics.median(times["test"]), 3),
-        "test_s_per_sample": round(statistics.median(times["test"]) / cfg.batch, 3),
-        "repeats": args.repeats,
+        "precision": args.precision, "threads": args.threads, "repeats": args.repeats,
     }
+    if times["train"]:
+        result.update(train_run_s_median=round(statistics.median(times["train"]), 3),
+                      train_samples_per_run=cfg.batch * len(per_run),
+                      train_s_per_sample=round(statistics.median(times["train"]) / (cfg.batch * len(per_run)), 3))
+    if times["test"]:
+        result.update(test_run_s_median=round(statistics.median(times["test"]), 3),
+                      test_s_per_sample=round(statistics.median(times["test"]) / cfg.batch, 3))
     print(json.dumps(result, indent=2))
 
 

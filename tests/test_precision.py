@@ -56,3 +56,18 @@ def test_bad_precision_is_a_clear_error():
         devices.Target("cpp_standalone", "build", precision="float16")
     with pytest.raises(ConfigError, match="threads=2: OpenMP threads are a cpp_standalone setting"):
         devices.Target("runtime", threads=2)
+
+
+def test_cuda_code_in_float32(rng, tmp_path):
+    """brian2cuda 1.0b1 generates float kernels for float32 (state, constants, cuRAND's uniform
+    numbers), with times kept double; without a GPU it is generated, not run (RESULTS.md)."""
+    cfg = NetworkConfig(n_inputs=10, layer_sizes=(8, 6), readout_sizes=2, reg_rate=0.1, dropout=0.5)
+    devices.select("cuda_standalone", build_dir=tmp_path / "cuda", precision="float32")
+    dn = build_network(cfg, poisson(rng, 50, 10), [np.zeros((50, 2))] * 2)
+    dn.run(seed=cfg.seed)
+    devices.build(compile=False, run=False)
+    devices.select("runtime", codegen_target="numpy")
+    update = next((tmp_path / "cuda" / "code_objects").glob("decolle_layer2_synapses_w_update*.cu")).read_text()
+    assert "float* _ptr_array_decolle_layer2_synapses_w" in update
+    assert "const float adamax_decay" in update and "double* _ptr_array_decolle_layer2_t_sample" in update
+    assert "curandGenerateUniform(" in (tmp_path / "cuda" / "rand.cu").read_text()
