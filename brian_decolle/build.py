@@ -81,6 +81,7 @@ class Builder:
         self.learned = {}          # learned name -> (owner, variable)
         self.initial_values = {}   # learned name -> values at build (standalone cannot read them before a run)
         self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
+        self.spike_driven = cfg.forward == "spike_driven"
         self.method = "exact" if cfg.dynamics == "continuous" else None
         self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
@@ -170,7 +171,23 @@ class Builder:
             setattr(group, var, np.tile(values, self.cfg.batch))
 
     def neuron_model(self, *extra):
-        return eq.sections(self.neuron_file)["model"] + eq.sections("sharing.eqs")["position"] + "".join(extra)
+        return (eq.sections(self.neuron_file)["model"] + eq.sections("sharing.eqs")["position"]
+                + self.spike_sections("neuron", "gain") + "".join(extra))
+
+    def spike_sections(self, *names) -> str:
+        """Sections of spike_driven.eqs, or nothing when the input is dense."""
+        return "".join(eq.sections("spike_driven.eqs")[n] for n in names) if self.spike_driven else ""
+
+    def spike_code(self, name) -> str:
+        return eq.code("spike_driven.eqs", name) if self.spike_driven else ""
+
+    def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None):
+        """The feed-forward synapses: a summed variable read every step (dense), or an on_pre
+        pathway driven by the presynaptic spikes (spike_driven)."""
+        if self.spike_driven:
+            return b2.Synapses(pre, post, spike_model, on_pre=eq.code("spike_driven.eqs", "on_pre"),
+                               clock=self.clock, name=name, namespace=namespace)
+        return b2.Synapses(pre, post, dense_model, clock=self.clock, name=name, namespace=namespace)
 
     def plasticity_model(self, spec):
         # the output layer's readout is its own u: a = u, da/du = 1
@@ -189,10 +206,10 @@ class Builder:
             namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
             dtype=TIME_DTYPES)
         self.set_time_constants(group, spec, spec.n_units)
-        self.add_sample_start(eq.code(self.neuron_file, "sample_start"), group)
+        self.add_sample_start(eq.code(self.neuron_file, "sample_start") + self.spike_code("sample_start"), group)
         if cfg.dynamics == "discrete":
             group.alpha_r = spec.alpha_r
-            self.add_runner(eq.code(self.neuron_file, "decay"), group, "decay", "decay")
+            self.add_runner(eq.code(self.neuron_file, "decay") + self.spike_code("decay"), group, "decay", "decay")
         else:
             group.tau_ref = spec.tau_ref_ms * b2.ms
         group.w_rp = cfg.w_rp
@@ -205,7 +222,8 @@ class Builder:
     def make_inputs(self, spikes):
         cfg, nf = self.cfg, self.neuron_file
         inputs = b2.NeuronGroup(
-            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"],
+            cfg.batch * cfg.n_inputs, eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"]
+            + self.spike_sections("input_gain"),
             threshold=eq.code(nf, "input_threshold"), reset=eq.code(nf, "input_reset"),
             method=self.method, clock=self.clock, name=f"{self.name}_input",
             namespace={"spikes_in": b2.TimedArray(spikes, dt=self.dt)})
@@ -213,7 +231,8 @@ class Builder:
         self.set_positions(inputs, cfg.input_shape or (cfg.n_inputs, 1, 1))
         self.add_sample_start(eq.code(nf, "input_sample_start"), inputs)
         if cfg.dynamics == "discrete":
-            self.add_runner(eq.code(nf, "input_decay"), inputs, "decay", "decay")
+            self.add_runner(eq.code(nf, "input_decay") + self.spike_code("input_gain_update"), inputs, "decay",
+                            "decay")
         self.objects.append(inputs)
         return inputs
 
@@ -234,8 +253,9 @@ class Builder:
         self.add_error(group, spec)
         # plastic feed-forward synapses, all-to-all with explicit indices so that
         # standalone devices know their number before the run
-        syn = b2.Synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
-                          clock=self.clock, name=f"{group.name}_synapses", namespace=dict(self.adamax))
+        syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
+                                         eq.sections("spike_driven.eqs")["synapse"] + self.norm_state("norm"),
+                                         f"{group.name}_synapses", dict(self.adamax))
         i, j = dense_links(fan_in, n)
         syn.connect(i=i, j=j)
         self.objects.append(syn)

@@ -24,6 +24,8 @@ from .config import ConfigError
 HELP = {
     "batch": "replicas sharing the weights (minibatch)",
     "optimiser": "sgd or adamax",
+    "forward": "synaptic input: 'dense' (every synapse every step) or 'spike_driven' (on presynaptic spikes; "
+               "exact with learning off, needs discrete dynamics and no random tau)",
     "lr": "learning rate (0: no learning)",
     "dropout": "dropout probability of each readout's input",
     "weight_scale": "initial weights ~ U(+-scale/sqrt(fan_in)); one value, or one per layer",

@@ -14,6 +14,7 @@ READOUT_INPUTS = ("sigmoid", "spike", "trace")
 LOSSES = ("mse", "smooth_l1")
 OPTIMISERS = ("sgd", "adamax")
 DYNAMICS = ("discrete", "continuous")
+FORWARDS = ("dense", "spike_driven")
 
 
 class ConfigError(ValueError):
@@ -162,6 +163,8 @@ class NetworkConfig:
     batch: int = 1                          # replicas sharing every weight (a minibatch)
     output_layer: bool = False              # the last dense layer is a non-spiking output: its readout is its u
     dynamics: str = "discrete"
+    forward: str = "dense"                  # synaptic input: 'dense' (every synapse, every step) or
+                                            # 'spike_driven' (on presynaptic spikes; equations/spike_driven.eqs)
     dt_ms: float = 1.0
     # discrete dynamics (decolle-public's LIFLayer)
     alpha: float = 0.97                     # p decay per step
@@ -237,6 +240,7 @@ class NetworkConfig:
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         check_index("seed", self.seed)
+        check_forward(self)
         object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
 
     def _check_convolutions(self) -> None:
@@ -323,6 +327,20 @@ class NetworkConfig:
         if unknown:
             raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**values)
+
+
+def check_forward(cfg: NetworkConfig) -> None:
+    """forward='spike_driven' moves the inputs' filter to the neuron, which is exact only when
+    every input has the neuron's decays (equations/spike_driven.eqs)."""
+    check_choice("forward", cfg.forward, FORWARDS)
+    if cfg.forward == "spike_driven":
+        if cfg.dynamics != "discrete":
+            raise ConfigError(f"forward='spike_driven' needs dynamics='discrete' (got {cfg.dynamics!r}): the "
+                              "continuous neuron's input filter is not written in that form yet")
+        if cfg.random_tau:
+            raise ConfigError("forward='spike_driven' needs random_tau=False: with a time constant drawn per "
+                              "presynaptic neuron, the inputs of one neuron decay differently and their sum no "
+                              "longer follows one filter; use forward='dense'")
 
 
 def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tuple:

@@ -90,9 +90,10 @@ def connect_shared(builder, spec, pre, neurons, kernel):
     # dy = iy - stride*y + pad is in [0, size) and so is dx; it reads kernel entry (ci, co, dy, dx)
     scaled = "" if stride == 1 else f"*{stride}"
     dy_f, dx_f = f"({row} - row_post{scaled} + {pad})", f"({col} - col_post{scaled} + {pad})"
-    syn = generate_synapses(builder, pre, neurons, "shared_synapse", f"{neurons.name}_synapses",
-                                 f"rep_pre*{n_units}", f"(rep_pre + 1)*{n_units}",
-                                 f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
+    syn = builder.make_forward_synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"],
+                                        eq.sections("spike_driven.eqs")["shared_synapse"], f"{neurons.name}_synapses")
+    generate_connections(syn, f"rep_pre*{n_units}", f"(rep_pre + 1)*{n_units}",
+                         f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
     syn.w = b2.linked_var(kernel, "w", index="kidx")
     # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, y, x) with
@@ -104,21 +105,20 @@ def connect_shared(builder, spec, pre, neurons, kernel):
         y_g, x_g = f"({num_y}//{stride})", f"({num_x}//{stride})"
         aligned = f" and {num_y} % {stride} == 0 and {num_x} % {stride} == 0"
     per_channel = c_out * size * size
-    grad = generate_synapses(builder, pre, kernel, "kernel_gradient", f"{neurons.name}_kernel_gradient",
-                                  f"{ch}*{per_channel}", f"({ch} + 1)*{per_channel}",
-                                  f"{num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
+    grad = b2.Synapses(pre, kernel, eq.sections("sharing.eqs")["kernel_gradient"], clock=builder.clock,
+                       name=f"{neurons.name}_kernel_gradient")
+    generate_connections(grad, f"{ch}*{per_channel}", f"({ch} + 1)*{per_channel}",
+                         f"{num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
     grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
     grad.err_out = b2.linked_var(neurons, "err", index="oidx")
     move_summed(grad, "grad_post", "gradient")
     builder.objects += [grad, syn]
     return syn
 
-def generate_synapses(builder, pre, post, section, name, first, stop, condition):
-    """Synapses (a sharing.eqs section) that Brian2 makes itself: every presynaptic unit to
-    the postsynaptic units k in [first, stop) for which the condition holds."""
-    syn = b2.Synapses(pre, post, eq.sections("sharing.eqs")[section], clock=builder.clock, name=name)
+def generate_connections(syn, first, stop, condition):
+    """Connections that Brian2 makes itself: every presynaptic unit to the postsynaptic units
+    k in [first, stop) for which the condition holds."""
     syn.connect(j=f"k for k in range({first}, {stop}) if {condition}")
-    return syn
 
 def make_pool(builder, spec, neurons, biases):
     """Max-pooled units over pool x pool windows of ``neurons``; they spike, carry the
@@ -129,7 +129,7 @@ def make_pool(builder, spec, neurons, biases):
     model = (eq.sections("pooling.eqs")["pool"]
              + "".join(eq.code("pooling.eqs", "pool_member", n=n) for n in range(pool * pool))
              + eq.sections(nf)["input_model"] + eq.sections("sharing.eqs")["position"]
-             + builder.plasticity_model(spec))
+             + builder.spike_sections("gain") + builder.plasticity_model(spec))
     group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
                            reset=eq.code(nf, "spike_trace"), method=builder.method, clock=builder.clock,
                            name=f"{neurons.name}_pool",

@@ -75,7 +75,8 @@ def preset(name: str = "cpu") -> GestureStudy:
     return GestureStudy(network=network, schedule=schedule, data=GestureData(), preset=name)
 
 
-def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False, report=None) -> dict:
+def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
+        report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress
     net, data, prep = study.network, study.data, study.preprocessing()
@@ -116,7 +117,8 @@ STUDY = cli.Study(
              "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
              "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
-             "network.batch", "network.optimiser", "network.lr", "network.dropout", "network.weight_scale",
+             "network.batch", "network.optimiser",
+             "network.forward", "network.lr", "network.dropout", "network.weight_scale",
              "network.burnin_ms", "network.seed"),
     add_arguments=_data_arguments, before_run=_prepare_data,
     description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).

@@ -93,7 +93,8 @@ STUDY = cli.Study(
              "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor",
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-             "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.dropout",
+             "schedule.test_ms", "network.batch", "network.optimiser",
+             "network.forward", "network.lr", "network.dropout",
              "network.weight_scale", "network.burnin_ms", "network.seed"),
     description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).
 

@@ -112,7 +112,8 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
     arrays = {"input_spikes": spikes, "dt_ms": np.array(net.dt_ms), "recorded_neurons": np.array(recorded),
               "data": np.array(data)}
     summary = {"task": "regression with a frozen synthetic Poisson spike train (paper Sec. 4.1)",
-               "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs, "wall_time_s": round(wall, 1),
+               "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs,
+               "wall_time_s": round(wall, 1),
                "layers": []}
     for k in (1, 2, 3):
         y = dn.readout(k, "y")[:, 0].reshape(reps, n)
@@ -137,7 +138,8 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
 STUDY = cli.Study(
     name="regression", presets=PRESETS, preset=preset, run=run, resumable=False,
     options=("task.epochs", "task.input_rate_hz", "task.duration_ms", "task.fast_hz", "task.slow_hz",
-             "network.n_inputs", "network.layer_sizes", "network.optimiser", "network.lr", "network.dropout",
+             "network.n_inputs", "network.layer_sizes", "network.optimiser",
+             "network.forward", "network.lr", "network.dropout",
              "network.weight_scale", "network.reg_u", "network.reg_rate", "network.seed"),
     description="""Regression with a frozen Poisson spike train (DECOLLE paper, Sec. 4.1, Fig. 1).
 
