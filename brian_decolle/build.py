@@ -24,14 +24,17 @@ SCHEDULE = {
     "bias_copy": ("start", 1),
     "pool": ("thresholds", -1),
     "dropout": ("end", 0),
-    "readout": ("end", 1),
-    "readout_error": ("end", 2),
-    "modulation": ("end", 3),
-    "neuron_error": ("end", 4),
-    "pooled_error": ("end", 5),
-    "monitors": ("end", 6),   # (and the membrane statistics)
-    "gradient": ("end", 7),
-    "update": ("end", 9),   # (8 is left free to record the summed gradients)
+    "readout": ("end", 10),
+    "readout_error": ("end", 20),
+    "error_events": ("end", 25),        # error-triggered learning: the readout's error events
+    "modulation_reset": ("end", 28),    # error-triggered learning: m = 0 before the events arrive
+    "modulation": ("end", 30),
+    "neuron_error": ("end", 40),
+    "learning_events": ("end", 45),     # error-triggered learning: neurons with err != 0
+    "pooled_error": ("end", 50),
+    "monitors": ("end", 60),   # (and the membrane statistics)
+    "gradient": ("end", 70),
+    "update": ("end", 90),   # (80 is left free to record the summed gradients)
 }
 
 #: times stay float64 whatever the precision: float32 seconds would blur the burn-in gate of long runs
@@ -82,6 +85,7 @@ class Builder:
         self.initial_values = {}   # learned name -> values at build (standalone cannot read them before a run)
         self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
         self.spike_driven = cfg.forward == "spike_driven"
+        self.error_triggered = cfg.learning == "error_triggered"
         self.method = "exact" if cfg.dynamics == "continuous" else None
         self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
@@ -101,6 +105,10 @@ class Builder:
         when, order = SCHEDULE[key]
         group.run_regularly(code, when=when, order=order, name=f"{group.name}_{label}")
 
+    def move_events(self, runner, key):
+        """Move a custom event's thresholder or a synaptic pathway to the SCHEDULE slot ``key``."""
+        runner.when, runner.order = SCHEDULE[key]
+
     def add_sample_start(self, code, group):
         """Code run on the first step of every sample; groups with a learning schedule
         also restart their burn-in clock (that shared write must come first)."""
@@ -115,11 +123,14 @@ class Builder:
         """Model lines of the optimiser's per-parameter state (Adamax's running norm)."""
         return eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
 
-    def add_learned(self, spec, role, owner, var, values, grad, norm, lr="lr", gate="learning"):
+    def add_learned(self, spec, role, owner, var, values, grad, norm, lr="lr", gate="learning", runner=True):
         """One learned variable: its initial values, its optimiser state and update, and its name
-        (layerN_w, layerN_b; Adamax adds layerN_w_norm, layerN_b_norm)."""
+        (layerN_w, layerN_b; Adamax adds layerN_w_norm, layerN_b_norm). runner=False: the update
+        is a pathway of the owner's (error-triggered learning), not a step of every synapse."""
         cfg = self.cfg
         self.set_initial(f"layer{spec.index}_{role}", owner, var, values)
+        if not runner:
+            return
         if cfg.optimiser == "adamax":
             # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
             self.set_initial(f"layer{spec.index}_{role}_norm", owner, norm, np.full(len(values), cfg.adamax_eps))
@@ -161,6 +172,10 @@ class Builder:
         group.reg_rate = self.cfg.reg_rate
         self.add_runner(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
         self.add_runner(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
+        if self.error_triggered:
+            self.add_runner(eq.code("error_events.eqs", "modulation_reset"), group, "modulation_reset",
+                            "modulation_reset")
+            self.move_events(group.thresholder["learning_event"], "learning_events")
 
     def set_positions(self, group, shape):
         """Positions of a group's units: replica, channel, row, column, and index within the replica."""
@@ -181,13 +196,22 @@ class Builder:
     def spike_code(self, name) -> str:
         return eq.code("spike_driven.eqs", name) if self.spike_driven else ""
 
-    def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None):
+    def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None, learned=False):
         """The feed-forward synapses: a summed variable read every step (dense), or an on_pre
-        pathway driven by the presynaptic spikes (spike_driven)."""
+        pathway driven by the presynaptic spikes (spike_driven); with error-triggered learning
+        their own weights (learned=True) update in an on_post pathway on the postsynaptic
+        neuron's learning event."""
+        pathways = {}
         if self.spike_driven:
-            return b2.Synapses(pre, post, spike_model, on_pre=eq.code("spike_driven.eqs", "on_pre"),
-                               clock=self.clock, name=name, namespace=namespace)
-        return b2.Synapses(pre, post, dense_model, clock=self.clock, name=name, namespace=namespace)
+            pathways["on_pre"] = eq.code("spike_driven.eqs", "on_pre")
+        if learned and self.error_triggered:
+            pathways["on_post"] = eq.code("error_events.eqs", "on_learning_event")
+            pathways["on_event"] = {"post": "learning_event"}
+        syn = b2.Synapses(pre, post, spike_model if self.spike_driven else dense_model, clock=self.clock, name=name,
+                          namespace=namespace, **pathways)
+        if "on_post" in pathways:
+            self.move_events(syn.post, "update")
+        return syn
 
     def plasticity_model(self, spec):
         # the output layer's readout is its own u: a = u, da/du = 1
@@ -199,8 +223,11 @@ class Builder:
         cfg = self.cfg
         if self.statistics:
             model += eq.sections("statistics.eqs")["accumulators"]
+        events = {}
+        if self.error_triggered:  # (only dense layers of their own: config.check_learning)
+            events = {"learning_event": eq.code("error_events.eqs", "learning_event")}
         group = b2.NeuronGroup(
-            cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"),
+            cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"), events=events or None,
             reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
             name=f"{self.name}_layer{spec.index}",
             namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
@@ -255,12 +282,12 @@ class Builder:
         # standalone devices know their number before the run
         syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
                                          eq.sections("spike_driven.eqs")["synapse"] + self.norm_state("norm"),
-                                         f"{group.name}_synapses", dict(self.adamax))
+                                         f"{group.name}_synapses", dict(self.adamax), learned=True)
         i, j = dense_links(fan_in, n)
         syn.connect(i=i, j=j)
         self.objects.append(syn)
         self.add_learned(spec, "w", syn, "w", uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
-                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post")
+                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post", runner=not self.error_triggered)
         return Layer(spec=spec, output=group, neurons=group, synapses=syn)
 
     def make_readout(self, spec, output, target):
@@ -268,16 +295,33 @@ class Builder:
         cfg, B = self.cfg, self.cfg.batch
         n, n_out = spec.n_outputs, spec.readout_size
         loss = eq.expressions("losses.eqs", cfg.loss)
+        events = sections = ""
+        if self.error_triggered:
+            sections = eq.sections("error_events.eqs")["readout"]
+            events = {"error_event": eq.code("error_events.eqs", "error_event")}
         readout = b2.NeuronGroup(
-            B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]), clock=self.clock,
-            name=f"{output.name}_readout",
+            B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]) + sections, clock=self.clock,
+            name=f"{output.name}_readout", events=events or None,
             namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
         bound = cfg.readout_amplitude / np.sqrt(n)
         readout.c = 0.0 if spec.is_output else np.tile(uniform(self.rng, bound, n_out), B)
         self.objects.append(readout)
-        self.add_runner(eq.code("readout.eqs", "error", grad=loss["grad"]), readout, "readout_error", "error")
-        rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
-                           name=f"{output.name}_readout_synapses")
+        error = eq.code("readout.eqs", "error", grad=loss["grad"])
+        if self.error_triggered:
+            readout.theta = cfg.error_threshold
+            error += eq.code("error_events.eqs", "accumulate")
+            self.add_sample_start(eq.code("error_events.eqs", "sample_start"), readout)
+            self.move_events(readout.thresholder["error_event"], "error_events")
+            rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
+                               name=f"{output.name}_readout_synapses",
+                               on_post=eq.code("error_events.eqs", "on_error_event"),
+                               on_event={"post": "error_event"})
+            self.move_events(rsyn.post, "modulation")
+        else:
+            rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"]
+                               + eq.sections("readout.eqs")["modulation"], clock=self.clock,
+                               name=f"{output.name}_readout_synapses")
+        self.add_runner(error, readout, "readout_error", "error")
         if spec.is_output:  # y_k = u_k
             rsyn.connect(j="i")
             rsyn.g = 1.0
@@ -287,7 +331,8 @@ class Builder:
                          j=np.concatenate([post + b * n_out for b in range(B)]))
             rsyn.g = np.tile(uniform(self.rng, bound, n * n_out), B)
         move_summed(rsyn, "ysum_post", "readout")
-        move_summed(rsyn, "m_pre", "modulation")
+        if not self.error_triggered:
+            move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)
         return readout, rsyn
 

@@ -17,6 +17,7 @@ import brian2 as b2
 import numpy as np
 
 from . import devices
+from .build import SCHEDULE
 from .config import ConfigError, NetworkConfig
 from .network import build_network
 
@@ -84,7 +85,8 @@ class OnlineClassifier:
         out = dn.layers[0].output
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")
-        self.membrane = b2.StateMonitor(out, "u", record=self.membrane_units, when="end", order=6,
+        when, order = SCHEDULE["monitors"]
+        self.membrane = b2.StateMonitor(out, "u", record=self.membrane_units, when=when, order=order,
                                         clock=dn.inputs.clock, name="decolle_membrane")
         # per unit spike counts of every layer, without the spikes themselves
         self.counters = [b2.SpikeMonitor(layer.output, record=False, name=f"{layer.output.name}_count")

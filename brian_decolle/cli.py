@@ -24,6 +24,9 @@ from .config import ConfigError
 HELP = {
     "batch": "replicas sharing the weights (minibatch)",
     "optimiser": "sgd or adamax",
+    "learning": "weight updates: 'dense' (Eq. 5, every step) or 'error_triggered' (Eq. 6: on error events; "
+                "needs optimiser sgd and dense layers of their own)",
+    "error_threshold": "theta of the error events (error_triggered learning)",
     "forward": "synaptic input: 'dense' (every synapse every step) or 'spike_driven' (on presynaptic spikes; "
                "exact with learning off, needs discrete dynamics and no random tau)",
     "lr": "learning rate (0: no learning)",

@@ -15,6 +15,7 @@ LOSSES = ("mse", "smooth_l1")
 OPTIMISERS = ("sgd", "adamax")
 DYNAMICS = ("discrete", "continuous")
 FORWARDS = ("dense", "spike_driven")
+LEARNINGS = ("dense", "error_triggered")
 
 
 class ConfigError(ValueError):
@@ -181,6 +182,9 @@ class NetworkConfig:
     readout_input: str = "spike"
     loss: str = "smooth_l1"
     optimiser: str = "adamax"
+    learning: str = "dense"                 # 'dense' (Eq. 5, every synapse every step) or 'error_triggered'
+                                            # (Eq. 6: on error events; equations/error_events.eqs)
+    error_threshold: float = 0.01           # theta of the error events (error_triggered)
     lr: float = 1e-3
     adamax_decay: float = 0.95
     adamax_eps: float = 1e-8
@@ -241,6 +245,7 @@ class NetworkConfig:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         check_index("seed", self.seed)
         check_forward(self)
+        check_learning(self)
         object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
 
     def _check_convolutions(self) -> None:
@@ -341,6 +346,21 @@ def check_forward(cfg: NetworkConfig) -> None:
             raise ConfigError("forward='spike_driven' needs random_tau=False: with a time constant drawn per "
                               "presynaptic neuron, the inputs of one neuron decay differently and their sum no "
                               "longer follows one filter; use forward='dense'")
+
+
+def check_learning(cfg: NetworkConfig) -> None:
+    """learning='error_triggered' (Eq. 6) updates on error events with plain SGD steps."""
+    check_choice("learning", cfg.learning, LEARNINGS)
+    check_positive("error_threshold", cfg.error_threshold)
+    if cfg.learning == "error_triggered":
+        if cfg.optimiser != "sgd":
+            raise ConfigError(f"learning='error_triggered' needs optimiser='sgd' (got {cfg.optimiser!r}): an error "
+                              "event is a plain gradient step, while Adamax scales every step by the running norm "
+                              "of the whole gradient, which events do not deliver")
+        if cfg.batch != 1 or cfg.conv_layers:
+            raise ConfigError("learning='error_triggered' is built for dense layers with their own weights (batch=1, "
+                              f"no conv_layers; got batch={cfg.batch}, {len(cfg.conv_layers)} conv layer(s)): "
+                              "shared kernels need a per-kernel gradient on events, not written yet")
 
 
 def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tuple:

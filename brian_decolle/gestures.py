@@ -118,7 +118,8 @@ STUDY = cli.Study(
              "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
              "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
              "network.batch", "network.optimiser",
-             "network.forward", "network.lr", "network.dropout", "network.weight_scale",
+             "network.forward", "network.learning", "network.error_threshold",
+             "network.lr", "network.dropout", "network.weight_scale",
              "network.burnin_ms", "network.seed"),
     add_arguments=_data_arguments, before_run=_prepare_data,
     description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).

@@ -11,20 +11,27 @@ decay                 start, 0     p <- alpha p + (1-alpha) q;  q <- alpha_s q; 
                                    and takes the previous step's spike (discrete only;
                                    continuous dynamics integrate their ODEs in 'groups')
 bias copy             start, 1     shared biases copied to their neurons
-synaptic input        groups, -1   isyn_i = sum_j w_ij p_j (summed variable)
+synaptic input        groups, -1   isyn_i = sum_j w_ij p_j (summed variable; spike-driven:
+                                   decayed with the neuron, raised by on_pre)
 max-pool              thresholds,-1  u of a pooled unit = max of its window, and the winner
 threshold             thresholds   spike when u = isyn + r + b > 0
 reset                 resets       q += gain; remember the spike for r
 dropout               end, 0       mask_i redrawn
-readout               end, 1       y_k = sum_i g_ki mask_i a_i + c_k  (and the layer's mean
+readout               end, 10      y_k = sum_i g_ki mask_i a_i + c_k  (and the layer's mean
                                    logistic(u) for the activity regulariser)
-readout error         end, 2       delta_k = dL/dy_k against the pseudo-target
-modulation            end, 3       m_i = sum_k g_ki delta_k  (and the regulariser flag)
-neuron error          end, 4       err_i = sigma'(u_i) mask_i m_i + regulariser terms
-pooled error          end, 5       under a max-pool: the winning member takes the pooled err
-monitors              end, 6       record the state the update is about to use
-gradient              end, 7       shared kernels and biases sum err_i p_j and err_i
-update                end, 9       w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax)
+readout error         end, 20      delta_k = dL/dy_k against the pseudo-target
+error events          end, 25      error-triggered: delta_k into the accumulator; events of
+                                   n_k whole thresholds (s+ - s-)
+modulation            end, 30      m_i = sum_k g_ki delta_k  (and the regulariser flag);
+                                   error-triggered: m_i = 0 at 28, then the events add
+                                   g_ki theta n_k
+neuron error          end, 40      err_i = sigma'(u_i) mask_i m_i + regulariser terms
+learning events       end, 45      error-triggered: a custom event where err_i != 0
+pooled error          end, 50      under a max-pool: the winning member takes the pooled err
+monitors              end, 60      record the state the update is about to use
+gradient              end, 70      shared kernels and biases sum err_i p_j and err_i
+update                end, 90      w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax);
+                                   error-triggered: on the learning events only
 ====================  ===========  ==================================================
 
 Because p only ever reads q of the previous step, all layers threshold in the

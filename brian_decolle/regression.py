@@ -139,7 +139,8 @@ STUDY = cli.Study(
     name="regression", presets=PRESETS, preset=preset, run=run, resumable=False,
     options=("task.epochs", "task.input_rate_hz", "task.duration_ms", "task.fast_hz", "task.slow_hz",
              "network.n_inputs", "network.layer_sizes", "network.optimiser",
-             "network.forward", "network.lr", "network.dropout",
+             "network.forward", "network.learning", "network.error_threshold",
+             "network.lr", "network.dropout",
              "network.weight_scale", "network.reg_u", "network.reg_rate", "network.seed"),
     description="""Regression with a frozen Poisson spike train (DECOLLE paper, Sec. 4.1, Fig. 1).
 
