@@ -6,7 +6,8 @@ timer of the simulation loop, taken by re-running the compiled binary. --batch B
 replicas sharing the weights (times are also given per sample), --precision float32 makes every
 state variable float32, --threads the OpenMP threads, --flags adds C++ compiler flags to
 Brian2's (-O3 -ffast-math -fno-finite-math-only -march=native), --forward spike_driven drives the
-synaptic input by the presynaptic spikes (equations/spike_driven.eqs).
+synaptic input by the presynaptic spikes (equations/spike_driven.eqs), --learning error_triggered
+updates on error events (Eq. 6, SGD, no regularisers; equations/error_events.eqs).
 
     python benchmarks/dense.py sequence [--neurons 512 --steps 500 --repeats 5] [--batch 1]
                                         [--precision float64] [--threads 0] [--flags='-funroll-loops']
@@ -32,16 +33,22 @@ from brian_decolle.devices import Target
 N_INPUTS = 100
 
 
-def network(neurons, steps, batch=1, forward="dense"):
-    cfg = NetworkConfig(n_inputs=N_INPUTS, layer_sizes=(neurons,) * 3, readout_sizes=1, lr=1e-3,
-                        reg_u=0.1, reg_rate=0.1, dropout=0.5, batch=batch, forward=forward)
+def network(neurons, steps, batch=1, forward="dense", learning="dense", theta=0.01):
+    """Adamax and both regularisers (the reference's settings); error-triggered learning takes
+    SGD and no regularisers (whose terms would make every neuron learn at every step)."""
+    settings = dict(optimiser="adamax", lr=1e-3, reg_u=0.1, reg_rate=0.1)
+    if learning == "error_triggered":
+        settings = dict(optimiser="sgd", lr=1e-3, reg_u=0.0, reg_rate=0.0, learning=learning, error_threshold=theta)
+    cfg = NetworkConfig(n_inputs=N_INPUTS, layer_sizes=(neurons,) * 3, readout_sizes=1, dropout=0.5, batch=batch,
+                        forward=forward, **settings)
     rng = np.random.default_rng(0)
     spikes = (rng.random((steps, batch * N_INPUTS)) < 0.05).astype(float)
     targets = [np.tile(np.sin(np.arange(steps)[:, None] * 2 * np.pi / 500), (1, batch))] * 3
     return build_network(cfg, spikes, targets, record_readout=())
 
 
-def build(neurons, steps, build_dir, batch=1, precision="float64", threads=0, flags=(), forward="dense"):
+def build(neurons, steps, build_dir, batch=1, precision="float64", threads=0, flags=(), forward="dense",
+          learning="dense", theta=0.01):
     """Generate and compile the network; return the build time in seconds."""
     Target("cpp_standalone", str(build_dir), precision=precision, threads=threads).select()
     cpp = b2.prefs.codegen.cpp
@@ -49,7 +56,7 @@ def build(neurons, steps, build_dir, batch=1, precision="float64", threads=0, fl
     if "-flto" in flags:  # link-time optimisation must also be asked of the linker
         cpp.extra_link_args = list(cpp.extra_link_args) + ["-flto"]
     start = time.perf_counter()
-    network(neurons, steps, batch, forward).run()
+    network(neurons, steps, batch, forward, learning, theta).run()
     devices.build(run=False)
     return time.perf_counter() - start
 
@@ -70,14 +77,15 @@ def sequence(args):
     build_dir = Path(tempfile.mkdtemp(prefix="decolle_seq_"))
     try:
         build_s = build(args.neurons, args.steps, build_dir, args.batch, args.precision, args.threads, args.flags,
-                        args.forward)
+                        args.forward, args.learning, args.error_threshold)
         runs = [run_binary(build_dir)[0] for _ in range(args.repeats)]
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     B = args.batch
     print(f"network: {N_INPUTS} -> 3 x {args.neurons}, {synapses(args.neurons)} plastic synapses, {args.steps} steps, "
           f"batch {B}, {args.precision}, threads {args.threads}, extra flags {' '.join(args.flags) or 'none'}, "
-          f"forward {args.forward}")
+          f"forward {args.forward}, learning {args.learning}"
+          + (f" (theta {args.error_threshold})" if args.learning == "error_triggered" else ""))
     print(f"build (codegen + compile): {build_s:.1f} s")
     print(f"run per sequence: median {np.median(runs):.3f} s, min {min(runs):.3f} s over {args.repeats} runs")
     print(f"per sample: median {np.median(runs) / B:.4f} s")
@@ -128,6 +136,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--forward", choices=("dense", "spike_driven"), default="dense")
+    parser.add_argument("--learning", choices=("dense", "error_triggered"), default="dense")
+    parser.add_argument("--error-threshold", type=float, default=0.01)
     parser.add_argument("--precision", choices=("float64", "float32"), default="float64")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--flags", type=str.split, default=[],

@@ -141,7 +141,7 @@ class DecolleNetwork:
             setattr(owner, var, value)
         self.pending.clear()
         for key, monitor in self.monitors.items():
-            monitor.active = key[0] in record
+            monitor.active = key[0] in record or key[0] == "events"  # (operation counters count every run)
         if seed is not None:
             devices.seed(seed)
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
@@ -155,6 +155,35 @@ class DecolleNetwork:
             args[owner if var is None else getattr(owner, var)] = value
         self.pending.clear()
         devices.run_again(args, seed=seed)
+
+    def synaptic_operations(self, steps: int) -> list[dict]:
+        """Per layer, the synaptic work of the counted runs (built with count_operations=True),
+        which took ``steps`` time steps in all: forward operations (dense: every connection every
+        step; spike-driven: presynaptic events x their fan-out), update operations (dense Eq. 5:
+        every connection every step; error-triggered: learning events x fan-in), their dense
+        equivalents, and the error events of the layer's readout. On standalone devices the
+        counts are those of the last run."""
+        out = []
+        for k, layer in enumerate(self.layers, start=1):
+            counts = self.monitors.get(("events", k, "forward"))
+            if counts is None:
+                raise ConfigError("synaptic_operations needs build_network(..., count_operations=True)")
+            syn = layer.synapses
+            pre, post = np.asarray(syn.i[:]), np.asarray(syn.j[:])
+            n_syn = len(pre)
+            fan_out = np.bincount(pre, minlength=len(syn.source))
+            forward_events = np.asarray(counts.count[:])
+            dense = n_syn * steps
+            row = {"layer": k, "connections": int(n_syn), "forward_events": int(forward_events.sum()),
+                   "forward_operations": int(forward_events @ fan_out) if self.cfg.forward == "spike_driven" else dense,
+                   "update_operations": dense, "dense_forward_operations": dense, "dense_update_operations": dense}
+            if self.cfg.learning == "error_triggered":
+                learning = np.asarray(self.monitors[("events", k, "learning")].count[:])
+                row["learning_events"] = int(learning.sum())
+                row["update_operations"] = int(learning @ np.bincount(post, minlength=len(syn.target)))
+                row["error_events"] = int(np.asarray(self.monitors[("events", k, "error")].count[:]).sum())
+            out.append(row)
+        return out
 
     # ---- weights in the reference (torch) layout -------------------------------------
     def get_weights(self, layer: int) -> dict[str, np.ndarray]:
@@ -317,7 +346,8 @@ def check_sample_starts(starts, n_steps) -> np.ndarray:
 
 def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sample_starts=None, record_state=(),
                   record_readout=("y", "yhat", "loss"), record_synapses=(), record_kernels=(), record_prepool=(),
-                  record_spikes=False, record_neurons=True, statistics=False, name="decolle") -> DecolleNetwork:
+                  record_spikes=False, record_neurons=True, statistics=False, count_operations=False,
+                  name="decolle") -> DecolleNetwork:
     """Build the network for one input sequence (one sample, or many samples back to back).
 
     spikes:  (n_steps, batch * n_inputs) array of event counts (usually 0/1), the input spike trains;
@@ -334,6 +364,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     record_neurons: which neurons' states to record (True = all, or indices).
     statistics: every layer's neurons sum u and u^2 after each sample's burn-in
         (``membrane_statistics``).
+    count_operations: count the events that drive synaptic work (``synaptic_operations``).
     Brian2's random numbers (dropout) are seeded by the caller: ``run(seed=...)``.
     """
     if not isinstance(cfg, NetworkConfig):
@@ -407,5 +438,14 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     if record_spikes:
         for k, group in enumerate([dn.inputs] + [layer.output for layer in dn.layers]):
             dn.monitors[("spikes", k)] = b2.SpikeMonitor(group, name=f"{group.name}_spikes")
+    if count_operations:  # event counts per unit, without the events themselves
+        for k, (layer, source) in enumerate(zip(dn.layers, [dn.inputs] + [layer.output for layer in dn.layers]), 1):
+            dn.monitors[("events", k, "forward")] = b2.SpikeMonitor(source, record=False,
+                                                                    name=f"{layer.neurons.name}_forward_events")
+            if cfg.learning == "error_triggered":
+                dn.monitors[("events", k, "learning")] = b2.EventMonitor(
+                    layer.neurons, "learning_event", record=False, name=f"{layer.neurons.name}_learning_events")
+                dn.monitors[("events", k, "error")] = b2.EventMonitor(
+                    layer.readout, "error_event", record=False, name=f"{layer.readout.name}_error_events")
     dn.network = b2.Network(builder.objects + list(dn.monitors.values()), name=f"{name}_network")
     return dn

@@ -103,7 +103,7 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
     start = time.perf_counter()
     dn = build_network(net, np.tile(spikes, (reps, 1)), [np.tile(x, (reps, 1)) for x in targets],
                        sample_steps=n, record_state=RECORDED_STATES, record_neurons=recorded,
-                       record_readout=("y", "yhat", "loss"), record_spikes=True)
+                       record_readout=("y", "yhat", "loss"), record_spikes=True, count_operations=True)
     dn.run(task.epochs * n, learn=True, seed=net.seed, record={"readout"}, report=report)
     dn.run(n, learn=False, record=True, report=report)
     devices.build()
@@ -113,8 +113,12 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
               "data": np.array(data)}
     summary = {"task": "regression with a frozen synthetic Poisson spike train (paper Sec. 4.1)",
                "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs,
-               "wall_time_s": round(wall, 1),
+               "wall_time_s": round(wall, 1), "forward": net.forward, "learning": net.learning,
                "layers": []}
+    # per presentation of the input (training epochs and the final lr-0 one together)
+    summary["synaptic_operations_per_presentation"] = [
+        {key: value / reps if key not in ("layer", "connections") else value for key, value in row.items()}
+        for row in dn.synaptic_operations(reps * n)]
     for k in (1, 2, 3):
         y = dn.readout(k, "y")[:, 0].reshape(reps, n)
         target = dn.readout(k, "yhat")[:, 0].reshape(reps, n)

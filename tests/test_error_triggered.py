@@ -110,3 +110,29 @@ def test_error_triggered_on_cpp_standalone_and_cuda_code(rng, tmp_path):
     sources = [p.name for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")]
     assert any(name.startswith("decolle_layer1_synapses_post_codeobject") for name in sources), sorted(sources)
     assert any(name.startswith("decolle_layer1_readout_synapses_post_codeobject") for name in sources)
+
+
+def test_synaptic_operations_are_counted(rng):
+    """Forward work (spike-driven: presynaptic events x fan-out) and update work (error-triggered:
+    learning events x fan-in), recounted from the recorded spikes and err."""
+    spikes, targets = _case(rng)
+    cfg = dataclasses.replace(CFG, learning="error_triggered", error_threshold=0.05, forward="spike_driven")
+    dn = build_network(cfg, spikes, targets, record_spikes=True, record_state=("err",), count_operations=True)
+    dn.run(seed=cfg.seed)
+    ops = dn.synaptic_operations(N_STEPS)
+    sizes = (CFG.n_inputs,) + CFG.layer_sizes
+    for k, row in enumerate(ops, start=1):
+        n_pre, n_post = sizes[k - 1], sizes[k]
+        assert row["connections"] == n_pre * n_post
+        assert row["dense_forward_operations"] == row["dense_update_operations"] == n_pre * n_post * N_STEPS
+        assert row["forward_events"] == dn.spikes(k - 1).sum() > 0
+        assert row["forward_operations"] == dn.spikes(k - 1).sum() * n_post
+        learning_events = int(np.count_nonzero(dn.state(k, "err")))
+        assert row["learning_events"] == learning_events > 0
+        assert row["update_operations"] == learning_events * n_pre
+        assert 0 < row["error_events"] <= N_STEPS * 3
+    dense = build_network(CFG, spikes, targets, count_operations=True)
+    dense.run(seed=CFG.seed)
+    for row in dense.synaptic_operations(N_STEPS):
+        assert row["forward_operations"] == row["update_operations"] == row["dense_forward_operations"]
+        assert "learning_events" not in row
