@@ -194,6 +194,7 @@ class Builder:
         return "".join(eq.sections("spike_driven.eqs")[n] for n in names) if self.spike_driven else ""
 
     def spike_code(self, name) -> str:
+        """A code block of spike_driven.eqs, or nothing when the input is dense."""
         return eq.code("spike_driven.eqs", name) if self.spike_driven else ""
 
     def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None, learned=False):
@@ -223,11 +224,11 @@ class Builder:
         cfg = self.cfg
         if self.statistics:
             model += eq.sections("statistics.eqs")["accumulators"]
-        events = {}
+        events = None
         if self.error_triggered:  # (only dense layers of their own: config.check_learning)
             events = {"learning_event": eq.code("error_events.eqs", "learning_event")}
         group = b2.NeuronGroup(
-            cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"), events=events or None,
+            cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"), events=events,
             reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
             name=f"{self.name}_layer{spec.index}",
             namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
@@ -280,14 +281,16 @@ class Builder:
         self.add_error(group, spec)
         # plastic feed-forward synapses, all-to-all with explicit indices so that
         # standalone devices know their number before the run
-        syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + self.norm_state("norm"),
-                                         eq.sections("spike_driven.eqs")["synapse"] + self.norm_state("norm"),
+        norm = self.norm_state("norm")
+        syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm,
+                                         eq.sections("spike_driven.eqs")["synapse"] + norm,
                                          f"{group.name}_synapses", dict(self.adamax), learned=True)
         i, j = dense_links(fan_in, n)
         syn.connect(i=i, j=j)
         self.objects.append(syn)
         self.add_learned(spec, "w", syn, "w", uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
-                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post", runner=not self.error_triggered)
+                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post",
+                         runner=not self.error_triggered)
         return Layer(spec=spec, output=group, neurons=group, synapses=syn)
 
     def make_readout(self, spec, output, target):
@@ -295,13 +298,13 @@ class Builder:
         cfg, B = self.cfg, self.cfg.batch
         n, n_out = spec.n_outputs, spec.readout_size
         loss = eq.expressions("losses.eqs", cfg.loss)
-        events = sections = ""
+        events, sections = None, ""
         if self.error_triggered:
             sections = eq.sections("error_events.eqs")["readout"]
             events = {"error_event": eq.code("error_events.eqs", "error_event")}
         readout = b2.NeuronGroup(
             B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]) + sections, clock=self.clock,
-            name=f"{output.name}_readout", events=events or None,
+            name=f"{output.name}_readout", events=events,
             namespace={"n_out": n_out, "target": b2.TimedArray(target, dt=self.dt)})
         bound = cfg.readout_amplitude / np.sqrt(n)
         readout.c = 0.0 if spec.is_output else np.tile(uniform(self.rng, bound, n_out), B)
