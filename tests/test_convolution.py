@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
+from brian_decolle.build import SCHEDULE
 from oracle import conv_grad
 
 SHAPE = (2, 9, 9)
@@ -64,7 +65,8 @@ def max_pool(u, pool):
 
 def _monitor(dn, group, variables, name):
     """Record a group the library does not monitor itself (after the gradient sums, before the update)."""
-    mon = b2.StateMonitor(group, variables, record=True, when="end", order=8, name=name,
+    (when, after), (_, before) = SCHEDULE["gradient"], SCHEDULE["update"]
+    mon = b2.StateMonitor(group, variables, record=True, when=when, order=(after + before) // 2, name=name,
                           clock=dn.inputs.clock)
     dn.network.add(mon)
     return mon
