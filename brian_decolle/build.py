@@ -310,20 +310,17 @@ class Builder:
         readout.c = 0.0 if spec.is_output else np.tile(uniform(self.rng, bound, n_out), B)
         self.objects.append(readout)
         error = eq.code("readout.eqs", "error", grad=loss["grad"])
-        if self.error_triggered:
+        model, pathways = eq.sections("readout.eqs")["synapses"], {}
+        if self.error_triggered:  # the error goes back as events, not as a summed variable
             readout.theta = cfg.error_threshold
             error += eq.code("error_events.eqs", "accumulate")
             self.add_sample_start(eq.code("error_events.eqs", "sample_start"), readout)
             self.move_events(readout.thresholder["error_event"], "error_events")
-            rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"], clock=self.clock,
-                               name=f"{output.name}_readout_synapses",
-                               on_post=eq.code("error_events.eqs", "on_error_event"),
-                               on_event={"post": "error_event"})
-            self.move_events(rsyn.post, "modulation")
+            pathways = {"on_post": eq.code("error_events.eqs", "on_error_event"), "on_event": {"post": "error_event"}}
         else:
-            rsyn = b2.Synapses(output, readout, eq.sections("readout.eqs")["synapses"]
-                               + eq.sections("readout.eqs")["modulation"], clock=self.clock,
-                               name=f"{output.name}_readout_synapses")
+            model += eq.sections("readout.eqs")["modulation"]
+        rsyn = b2.Synapses(output, readout, model, clock=self.clock, name=f"{output.name}_readout_synapses",
+                           **pathways)
         self.add_runner(error, readout, "readout_error", "error")
         if spec.is_output:  # y_k = u_k
             rsyn.connect(j="i")
@@ -334,7 +331,9 @@ class Builder:
                          j=np.concatenate([post + b * n_out for b in range(B)]))
             rsyn.g = np.tile(uniform(self.rng, bound, n * n_out), B)
         move_summed(rsyn, "ysum_post", "readout")
-        if not self.error_triggered:
+        if self.error_triggered:
+            self.move_events(rsyn.post, "modulation")
+        else:
             move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)
         return readout, rsyn

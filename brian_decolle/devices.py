@@ -47,7 +47,19 @@ class Target:
         check_target(self)
 
     def select(self) -> None:
-        select(**dataclasses.asdict(self))
+        """Make this the target of the next network build."""
+        if self.device != "runtime" and not self.build_dir:
+            raise ConfigError(f"device={self.device!r} needs a build_dir for the generated project")
+        b2.prefs.core.default_float_dtype = PRECISIONS[self.precision]
+        b2.device.reinit()
+        b2.prefs.devices.cpp_standalone.openmp_threads = self.threads
+        if self.device == "runtime":
+            b2.set_device("runtime")
+            b2.prefs.codegen.target = self.codegen_target
+            return
+        if self.device == "cuda_standalone":
+            _prepare_cuda(Path(self.build_dir))
+        b2.set_device(self.device, directory=str(self.build_dir), build_on_run=False)
 
     def with_build_dir(self, default) -> "Target":
         """This target, building in ``default`` unless it names its own folder."""
@@ -70,20 +82,9 @@ def check_target(target: Target) -> None:
 
 def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython",
            precision: str = "float64", threads: int = 0) -> None:
-    """Make ``device`` the target of the next network build; see :class:`Target`."""
-    check_target(Target(device, str(build_dir) if build_dir else None, codegen_target, precision, threads))
-    if device != "runtime" and not build_dir:
-        raise ConfigError(f"device={device!r} needs a build_dir for the generated project")
-    b2.prefs.core.default_float_dtype = PRECISIONS[precision]
-    b2.device.reinit()
-    b2.prefs.devices.cpp_standalone.openmp_threads = threads
-    if device == "runtime":
-        b2.set_device("runtime")
-        b2.prefs.codegen.target = codegen_target
-        return
-    if device == "cuda_standalone":
-        _prepare_cuda(Path(build_dir))
-    b2.set_device(device, directory=str(build_dir), build_on_run=False)
+    """Make ``device`` the target of the next network build: ``Target(...).select()`` with the
+    runtime device as the default."""
+    Target(device, str(build_dir) if build_dir else None, codegen_target, precision, threads).select()
 
 
 def has_gpu() -> bool:

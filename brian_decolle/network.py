@@ -435,11 +435,12 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
             monitor(("synapses", k), layer.synapses, record_synapses)
         if record_kernels and layer.kernel is not None:
             monitor(("kernel", k), layer.kernel, record_kernels)
+    outputs = [dn.inputs] + [layer.output for layer in dn.layers]  # outputs[k - 1]: what layer k reads
     if record_spikes:
-        for k, group in enumerate([dn.inputs] + [layer.output for layer in dn.layers]):
+        for k, group in enumerate(outputs):
             dn.monitors[("spikes", k)] = b2.SpikeMonitor(group, name=f"{group.name}_spikes")
     if count_operations:  # event counts per unit, without the events themselves
-        for k, (layer, source) in enumerate(zip(dn.layers, [dn.inputs] + [layer.output for layer in dn.layers]), 1):
+        for k, (layer, source) in enumerate(zip(dn.layers, outputs), start=1):
             dn.monitors[("events", k, "forward")] = b2.SpikeMonitor(source, record=False,
                                                                     name=f"{layer.neurons.name}_forward_events")
             if cfg.learning == "error_triggered":

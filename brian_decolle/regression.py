@@ -121,11 +121,11 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
         for row in dn.synaptic_operations(reps * n)]
     for k in (1, 2, 3):
         y = dn.readout(k, "y")[:, 0].reshape(reps, n)
-        target = dn.readout(k, "yhat")[:, 0].reshape(reps, n)
+        yhat = dn.readout(k, "yhat")[:, 0].reshape(reps, n)
         loss = dn.readout(k, "loss")[:, 0].reshape(reps, n)
         layer_spikes = dn.spikes(k, task.epochs * n, reps * n)
-        nmse = normalised_mse(y, target)
-        arrays.update({f"layer{k}_y": y, f"layer{k}_target": target[0], f"layer{k}_loss": loss,
+        nmse = normalised_mse(y, yhat)
+        arrays.update({f"layer{k}_y": y, f"layer{k}_target": yhat[0], f"layer{k}_loss": loss,
                        f"layer{k}_nmse": nmse, f"layer{k}_spikes": layer_spikes})
         for var in RECORDED_STATES:
             arrays[f"layer{k}_{var}"] = dn.state(k, var)[-n:]

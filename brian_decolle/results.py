@@ -78,7 +78,8 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
     final = evals[-1]
     done = history["samples_done"]
     summary = {
-        "task": task, "data": data, "synthetic_data": synthetic, "device": target.device, "precision": target.precision, "n_classes": n_classes,
+        "task": task, "data": data, "synthetic_data": synthetic, "device": target.device,
+        "precision": target.precision, "n_classes": n_classes,
         "chance_accuracy": 1 / n_classes,
         # the paper's best-layer test accuracy on the real data set (None: not comparable)
         "paper_accuracy": None if synthetic else paper_accuracy,
