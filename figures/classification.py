@@ -1,28 +1,35 @@
 """Figures of a classification study (Poisson MNIST, DVS Gesture), from its saved results only.
 
-    python figures/classification.py OUT      # re-plot an output folder without re-running
+    run = load(out_dir)          # summary.json, the npz files and config.json of an output folder
+    fig = accuracy_curves(run)   # each figure function returns a matplotlib Figure and saves nothing
+    plot_all(out_dir)            # every figure the folder allows, as PNGs next to its files
 
-Reads summary.json, results.npz, predictions.npz, weights.npz, test_sample.npz and, for the
-input shape, time step and burn-in, config.json of an output folder, and writes PNGs next
-to them. A figure whose file or key an older folder lacks is skipped. Every title carries
-the task, and SYNTHETIC when the data were generated.
+A figure whose file or key an older folder lacks raises MissingData (a ConfigError), and
+figures() / plot_all() leave it out. Every title carries the task, and SYNTHETIC when the
+data were generated. No pyplot: the figures are plain Figures, so that importing this module
+never chooses a backend (a notebook keeps its own).
 """
-import argparse
+from __future__ import annotations
+
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from brian_decolle.classifier import votes  # noqa: E402
-from brian_decolle.health import RATE_WARNING_HZ, SILENT_WARNING  # noqa: E402
+from brian_decolle.classifier import votes
+from brian_decolle.config import ConfigError
+from brian_decolle.health import RATE_WARNING_HZ, SILENT_WARNING
 
 SILENT_TITLE = "no layer-1 spike in this test sample"
+DPI = 120
+
+
+class MissingData(ConfigError):
+    """The folder lacks the file or key one figure is drawn from (older runs wrote fewer)."""
 
 
 @dataclass
@@ -37,42 +44,53 @@ class Run:
     weights: dict
     sample: dict
     tag: str
+    input_shape: tuple | None   # (channels, h, w) of the input, None when unknown
 
 
-def load(out_dir) -> Run:
+def _npz(path) -> dict:
+    if not path.is_file():
+        return {}
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def _json(path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+
+
+def load(out_dir, input_shape=None) -> Run:
+    """The output folder of a classification run; input_shape (channels, h, w), else config.json's."""
     out = Path(out_dir)
     if not (out / "summary.json").is_file():
-        raise FileNotFoundError(f"{out} holds no summary.json: not the output folder of a finished classification run")
-    summary = json.loads((out / "summary.json").read_text())
-    config = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
-    arrays = {}
-    for name in ("results", "predictions", "weights", "test_sample"):
-        path = out / f"{name}.npz"
-        arrays[name] = {}
-        if path.is_file():
-            with np.load(path) as f:
-                arrays[name] = {k: f[k] for k in f.files}
+        raise ConfigError(f"{out} holds no summary.json: not the output folder of a finished classification run")
+    summary = _json(out / "summary.json")
+    config = _json(out / "config.json") if (out / "config.json").is_file() else {}
+    network = config.get("network") or {}
     synthetic = summary.get("synthetic_data") and "SYNTHETIC" not in summary["task"]
     tag = ("SYNTHETIC data: " if synthetic else "") + summary["task"]
-    return Run(out, summary, config.get("network") or {}, arrays["results"], arrays["predictions"],
-               arrays["weights"], arrays["test_sample"], tag)
+    shape = input_shape or network.get("input_shape")
+    return Run(out, summary, network, _npz(out / "results.npz"), _npz(out / "predictions.npz"),
+               _npz(out / "weights.npz"), _npz(out / "test_sample.npz"), tag, tuple(shape) if shape else None)
 
 
-def _figure(*args, **kwargs):
+def _require(run, present, what):
+    if not present:
+        raise MissingData(f"{run.out} holds no {what}")
+
+
+def _figure(nrows=1, ncols=1, figsize=None, **subplots):
     # constrained layout: room for suptitles and shared colour bars without overlaps
-    return plt.subplots(*args, layout="constrained", **kwargs)
-
-
-def _save(fig, path):
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **subplots)
 
 
 def _note(ax, text):
     """A panel with nothing to plot says why instead of staying empty."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10, wrap=True,
-            bbox=dict(facecolor="lightyellow", edgecolor="0.5"))
+            bbox={"facecolor": "lightyellow", "edgecolor": "0.5"})
 
 
 def _time(run, n_steps):
@@ -118,11 +136,10 @@ def _test_panel(ax, run, keep, error=False):
     ax.legend(fontsize=7)
 
 
-def accuracy_curves(run, zoom_samples=3000, name="accuracy.png"):
+def accuracy_curves(run, zoom_samples=3000) -> Figure:
     """Held-out test accuracy per layer against training samples: the whole run and the first
     zoom_samples (paper Fig. 2), with chance, the paper's value and the test sizes."""
-    if "eval_accuracy" not in run.results:
-        return None
+    _require(run, "eval_accuracy" in run.results, "test accuracies in results.npz")
     fig, axes = _figure(1, 2, figsize=(11, 4.2), sharey=True)
     _test_panel(axes[0], run, slice(None))
     axes[0].set_title("whole run", fontsize=9)
@@ -133,25 +150,23 @@ def accuracy_curves(run, zoom_samples=3000, name="accuracy.png"):
         _note(axes[1], f"no test within the first {zoom_samples} training samples")
     fig.suptitle(f"{run.tag}\ntest accuracy of each layer's local readout on held-out samples "
                  f"({run.summary['device']})", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def error_curves(run, name="error.png"):
+def error_curves(run) -> Figure:
     """Held-out test error per layer during learning (paper Fig. 5), with the chance error."""
-    if "eval_accuracy" not in run.results:
-        return None
+    _require(run, "eval_accuracy" in run.results, "test accuracies in results.npz")
     fig, ax = _figure(figsize=(7, 4.2))
     _test_panel(ax, run, slice(None), error=True)
     ax.set_title(f"{run.tag}\ntest error per layer during learning", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def train_curves(run, name="train.png"):
+def train_curves(run) -> Figure:
     """The training vote of each layer while its readout is fit online to that very label (so
     never an accuracy), and the learning rate of each run."""
     res = run.results
-    if "train_fit" not in res:
-        return None
+    _require(run, "train_fit" in res, "training votes in results.npz")
     x, fit = res["train_samples"], res["train_fit"]
     fig, ax = _figure(figsize=(8, 4.2))
     for k in range(fit.shape[1]):
@@ -170,13 +185,12 @@ def train_curves(run, name="train.png"):
     fig.legend(lines + extra, labels + extra_labels, loc="outside lower center", ncol=3, fontsize=7)
     ax.set_title(f"{run.tag}\ntrain, readout fit online (the readout learns the label it votes on: "
                  "not a test)", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def confusion(run, name="confusion.png"):
+def confusion(run) -> Figure:
     """One confusion matrix per layer of the final test, each row normalised per true class."""
-    if not run.predictions:
-        return None
+    _require(run, run.predictions, "predictions.npz")
     pred, labels = run.predictions["predictions"], run.predictions["labels"]
     n = int(run.summary.get("n_classes") or max(pred.max(), labels.max()) + 1)
     fig, axes = _figure(1, len(pred), figsize=(3.6 * len(pred) + 1, 4), squeeze=False)
@@ -195,7 +209,7 @@ def confusion(run, name="confusion.png"):
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="share of the true class")
     fig.suptitle(f"{run.tag}\nfinal test confusion per layer (n_test {len(labels)}; rows: true class, "
                  "normalised; '-': class absent)", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
 def _mosaic(ax, tiles, style):
@@ -210,22 +224,21 @@ def _mosaic(ax, tiles, style):
             left = (col * c + ch) * (w + 1)
             canvas[row * (h + 1):row * (h + 1) + h, left:left + w] = tiles[unit, ch]
         ax.text(col * c * (w + 1) - 0.4, row * (h + 1) - 0.4, str(unit), fontsize=7, va="top",
-                bbox=dict(facecolor="w", alpha=0.7, pad=0.5, lw=0))
+                bbox={"facecolor": "w", "alpha": 0.7, "pad": 0.5, "lw": 0})
     ax.set_yticks([])
     ax.set_xticks([(j * (w + 1)) + (w - 1) / 2 for j in range(per_row * c)] if c > 1 else [],
                   [f"in {j % c}" for j in range(per_row * c)] if c > 1 else [], fontsize=6)
     return ax.imshow(canvas, **style)
 
 
-def kernels(run, input_shape, max_units=64, name="kernels.png"):
+def kernels(run, max_units=64) -> Figure:
     """Learned layer-1 weights on one symmetric colour scale: conv kernels (out_ch x in_ch), a
     dense layer's input weights as images of the input, else a (unit x input) heat map."""
-    w = run.weights.get("layer1_w")
-    if w is None:
-        return None
+    _require(run, "layer1_w" in run.weights, "layer-1 weights in weights.npz")
+    w, input_shape = run.weights["layer1_w"], run.input_shape
     scale = max(float(np.abs(w).max()), 1e-12)
-    style = dict(cmap=plt.get_cmap("RdBu_r").with_extremes(bad="0.75"), vmin=-scale, vmax=scale,
-                 interpolation="nearest")
+    style = {"cmap": matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.75"), "vmin": -scale, "vmax": scale,
+             "interpolation": "nearest"}
     if w.ndim == 4:
         tiles, what = w, f"{w.shape[0]} output x {w.shape[1]} input channels, {w.shape[2]}x{w.shape[3]} kernels"
     elif input_shape and min(input_shape[1:]) > 1 and math.prod(input_shape) == w.shape[1]:
@@ -243,7 +256,7 @@ def kernels(run, input_shape, max_units=64, name="kernels.png"):
         what += "; tiles numbered by unit" + (", input channels side by side" if tiles.shape[1] > 1 else "")
     fig.colorbar(image, ax=ax, shrink=0.7, label="weight")
     fig.suptitle(f"{run.tag}\nlearned layer-1 weights: {what}", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
 def _health(run):
@@ -252,12 +265,11 @@ def _health(run):
     return np.array([e[0] for e in entries]), [e[1] for e in entries]
 
 
-def weight_bands(run, name="weights.png"):
+def weight_bands(run) -> Figure:
     """Per layer, the weight (and bias) distribution over training: median, 25-75 and 5-95
     percentile bands, min and max dotted."""
     x, health = _health(run)
-    if not health or "weight_percentiles" not in health[0][0]:
-        return None
+    _require(run, health and "weight_percentiles" in health[0][0], "weight percentiles in summary.json's health")
     kinds = ["weight", "bias"] if any(layer.get("bias_percentiles") for layer in health[0]) else ["weight"]
     fig, axes = _figure(len(health[0]), len(kinds), figsize=(5.5 * len(kinds), 2.4 * len(health[0]) + 0.8),
                         squeeze=False, sharex=True)
@@ -278,15 +290,14 @@ def weight_bands(run, name="weights.png"):
     for ax in axes[-1]:
         ax.set_xlabel("training samples")
     fig.suptitle(f"{run.tag}\nweight and bias distributions over training (at every test)", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def rates(run, name="rates.png"):
+def rates(run) -> Figure:
     """Per layer, the mean firing rate and the share of units that never spiked, at every test,
     with the levels at which training warns."""
     x, health = _health(run)
-    if not health:
-        return None
+    _require(run, health, "per-layer health in summary.json")
     fig, (ax_rate, ax_silent) = _figure(1, 2, figsize=(11, 4.2), sharex=True)
     for k, layer in enumerate(health[0]):
         ax_rate.plot(x, [h[k]["rate_hz"] for h in health], "o-", color=f"C{k}", label=f"layer {layer['layer']}")
@@ -306,15 +317,14 @@ def rates(run, name="rates.png"):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"{run.tag}\nfiring per layer over the test samples of every evaluation", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
 def _layer1(run, key, units_key):
     """The test sample, its recorded layer-1 traces (steps, units), their unit indices and the time
-    axis; None when the folder holds no such recording."""
+    axis."""
     sample = run.sample
-    if key not in sample:
-        return None
+    _require(run, key in sample, f"{key} in test_sample.npz")
     values = sample[key]
     return (sample, values, sample.get(units_key, np.arange(values.shape[1])), *_time(run, len(values)))
 
@@ -323,13 +333,10 @@ def _silent(sample):
     return "layer1_spikes" in sample and not sample["layer1_spikes"].any()
 
 
-def raster(run, name="raster.png"):
+def raster(run) -> Figure:
     """Spikes of the recorded layer-1 units (the sample's most active ones) during the test
     sample (paper Fig. 4), labelled by unit index."""
-    recorded = _layer1(run, "layer1_spikes", "layer1_units")
-    if recorded is None:
-        return None
-    sample, spikes, units, t, t_label = recorded
+    sample, spikes, units, t, t_label = _layer1(run, "layer1_spikes", "layer1_units")
     fig, ax = _figure(figsize=(8, 0.22 * spikes.shape[1] + 2))
     for row in range(spikes.shape[1]):
         ax.vlines(t[spikes[:, row] > 0], row + 0.6, row + 1.4, color="k", lw=0.8)
@@ -343,15 +350,12 @@ def raster(run, name="raster.png"):
         headline = SILENT_TITLE
         _note(ax, f"all {spikes.shape[1]} recorded layer-1 units, the sample's most active, stayed silent")
     ax.set_title(f"{run.tag}\n{headline}, test sample of class {int(sample['label'])}", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def membrane(run, name="membrane.png"):
+def membrane(run) -> Figure:
     """Membrane potentials of the recorded layer-1 units during the test sample; spikes when u > 0."""
-    recorded = _layer1(run, "layer1_u", "layer1_u_units")
-    if recorded is None:
-        return None
-    sample, u, units, t, t_label = recorded
+    sample, u, units, t, t_label = _layer1(run, "layer1_u", "layer1_u_units")
     fig, ax = _figure(figsize=(8, 3.6))
     for col, unit in enumerate(units):
         ax.plot(t, u[:, col], lw=0.8, label=f"unit {unit}")
@@ -367,20 +371,19 @@ def membrane(run, name="membrane.png"):
     elif u.size and u.max() <= 0:
         headline += " (no recorded unit reaches threshold)"
     ax.set_title(f"{run.tag}\n{headline}, test sample of class {int(sample['label'])}", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def readouts(run, name="readouts.png"):
+def readouts(run) -> Figure:
     """Every layer's local readout during the test sample (true class bold) and its vote:
     the majority of the per-step argmax after the burn-in (config.json), else over all steps."""
     sample = run.sample
-    if "readout_y" not in sample:
-        return None
+    _require(run, "readout_y" in sample, "readout_y in test_sample.npz")
     y, label = sample["readout_y"], int(sample["label"])
     dt, burnin_ms = run.network.get("dt_ms"), run.network.get("burnin_ms")
     burnin, rule = 0, "vote over all steps"
     if dt and burnin_ms is not None:
-        burnin = int(round(burnin_ms / dt))
+        burnin = round(burnin_ms / dt)
         rule = f"vote after the {burnin}-step burn-in"
     t, t_label = _time(run, y.shape[1])
     fig, axes = _figure(len(y), 1, figsize=(8, 2.3 * len(y) + 0.8), sharex=True, squeeze=False)
@@ -396,14 +399,14 @@ def readouts(run, name="readouts.png"):
         ax.set_ylabel(f"layer {k + 1}\nreadout")
     axes[-1, 0].set_xlabel(t_label)
     fig.suptitle(f"{run.tag}\nlocal readouts, test sample of class {label} (bold)", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def input_frames(run, shape, n_frames=6, name="input.png"):
-    """The test sample's input, summed over n_frames equal time bins; shape (channels, h, w)."""
-    if "input" not in run.sample:
-        return None
-    x = run.sample["input"]
+def input_frames(run, n_frames=6) -> Figure:
+    """The test sample's input, summed over n_frames equal time bins, as images of the input
+    shape (channels, h, w) when known."""
+    _require(run, "input" in run.sample, "input in test_sample.npz")
+    x, shape = run.sample["input"], run.input_shape
     if shape is None or math.prod(shape) != x.shape[1]:
         shape = (1, 1, x.shape[1])   # flat input: one row of inputs
     x = x.reshape(len(x), *shape)
@@ -421,31 +424,39 @@ def input_frames(run, shape, n_frames=6, name="input.png"):
             if j == 0:
                 ax.set_ylabel(f"channel {c + 1}" if shape[0] > 1 else "events")
     fig.suptitle(f"{run.tag}\ninput events of a test sample of class {int(run.sample['label'])}", fontsize=9)
-    return _save(fig, run.out / name)
+    return fig
 
 
-def plot_all(out_dir, input_shape=None):
-    """Every figure the folder's files allow; input_shape (channels, h, w), else config.json's.
-    Returns the written paths."""
-    run = load(out_dir)
-    shape = input_shape or run.network.get("input_shape")
-    paths = [accuracy_curves(run), error_curves(run), train_curves(run), confusion(run), kernels(run, shape),
-             weight_bands(run), rates(run), raster(run), membrane(run), readouts(run), input_frames(run, shape)]
-    return [p for p in paths if p is not None]
+# (file name stem, function): the stems are the file names the studies have always written
+FIGURES = (("accuracy", accuracy_curves), ("error", error_curves), ("train", train_curves), ("confusion", confusion),
+           ("kernels", kernels), ("weights", weight_bands), ("rates", rates), ("raster", raster),
+           ("membrane", membrane), ("readouts", readouts), ("input", input_frames))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Re-plot the figures of a classification study's output folder.")
-    parser.add_argument("out", help="output folder of studies/mnist.py or studies/dvs_gesture.py")
-    args = parser.parse_args(argv)
-    try:
-        paths = plot_all(args.out)
-    except FileNotFoundError as exc:
-        parser.exit(1, f"error: {exc}\n")
-    for path in paths:
-        print(path)
-    return paths
+def figures(out_dir, input_shape=None) -> dict[str, Figure]:
+    """Every figure the folder's files allow, by file name stem; input_shape (channels, h, w),
+    else config.json's."""
+    run = load(out_dir, input_shape)
+    drawn = {}
+    for stem, draw in FIGURES:
+        try:
+            drawn[stem] = draw(run)
+        except MissingData:
+            pass   # an older folder: the figures it can give are still worth having
+    return drawn
+
+
+def plot_all(out_dir, input_shape=None) -> list[Path]:
+    """figures() saved as PNGs in out_dir; returns the written paths."""
+    return [save(fig, Path(out_dir) / f"{stem}.png") for stem, fig in figures(out_dir, input_shape).items()]
+
+
+def save(fig, path) -> Path:
+    fig.savefig(path, dpi=DPI)
+    return Path(path)
 
 
 if __name__ == "__main__":
-    main()
+    from brian_decolle.figures import main
+
+    raise SystemExit(main())

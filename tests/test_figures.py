@@ -1,6 +1,8 @@
-"""The classification figures, drawn from a hand-made output folder (no Brian2 run): every
-figure is written, a silent layer 1 is said so, and the command line re-plots a folder."""
+"""The classification figures and the package's draw/main, from a hand-made output folder (no
+Brian2 run): every figure function returns a Figure, a silent layer 1 is said so, importing
+chooses no backend, and a folder that is not a study's gives a ConfigError naming what it lacks."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,13 +10,14 @@ from pathlib import Path
 import matplotlib.text
 import numpy as np
 import pytest
+from brian_decolle.figures import classification, draw, figures, main
+from matplotlib.figure import Figure
+
+from brian_decolle.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for figures/
-from figures import classification  # noqa: E402
-
-FIGURES = ["accuracy.png", "error.png", "train.png", "confusion.png", "kernels.png", "weights.png", "rates.png",
-           "raster.png", "membrane.png", "readouts.png", "input.png"]
+FIGURES = ["accuracy", "error", "train", "confusion", "kernels", "weights", "rates", "raster", "membrane", "readouts",
+           "input"]
 SHAPE = (2, 6, 6)                      # input; conv layer 1: 3 channels of 3x3 kernels, padding 1
 N_CLASSES, STEPS, N_TEST = 4, 30, 12
 WEIGHTS = {"layer1_w": (3, 2, 3, 3), "layer1_b": (3,), "layer2_w": (10, 108), "layer2_b": (10,),
@@ -48,8 +51,8 @@ def write_folder(out, silent, rng, synthetic=True):
                                for s, n, a in zip(samples, n_test, accuracy)],
                "health": health, "initialisation": None}
     (out / "summary.json").write_text(json.dumps(summary))
-    (out / "config.json").write_text(json.dumps({"network": {"input_shape": list(SHAPE), "dt_ms": 1.0,
-                                                             "burnin_ms": 5.0}}))
+    (out / "config.json").write_text(json.dumps({"study": "mnist", "network": {
+        "input_shape": list(SHAPE), "dt_ms": 1.0, "burnin_ms": 5.0}}))
     runs = np.arange(250, 4001, 250)
     np.savez(out / "results.npz", eval_samples=samples, eval_accuracy=accuracy, eval_n_test=n_test,
              train_samples=runs, train_fit=rng.uniform(0, 1, (len(runs), 3)),
@@ -68,38 +71,45 @@ def write_folder(out, silent, rng, synthetic=True):
     return out
 
 
-@pytest.fixture
-def texts(monkeypatch):
-    """Every text of every figure saved, by file name."""
-    seen = {}
-    save = classification._save
-
-    def recording_save(fig, path):
-        seen[Path(path).name] = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
-        return save(fig, path)
-
-    monkeypatch.setattr(classification, "_save", recording_save)
-    return seen
+def texts(fig):
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
 
 
 @pytest.mark.parametrize("silent", [True, False], ids=["synthetic, silent layer 1", "real, spiking layer 1"])
-def test_every_figure_is_written_and_a_silent_layer_1_is_named(tmp_path, texts, silent):
+def test_every_figure_is_a_figure_and_a_silent_layer_1_is_named(tmp_path, silent):
     synthetic = silent
     out = write_folder(tmp_path / "run", silent, np.random.default_rng(3), synthetic)
+    drawn = classification.figures(out, SHAPE)
+    assert list(drawn) == FIGURES
+    assert all(isinstance(fig, Figure) for fig in drawn.values())
+    seen = {stem: texts(fig) for stem, fig in drawn.items()}
+    for stem in FIGURES:
+        assert any("Poisson MNIST" in t for t in seen[stem]), stem
+        assert any("SYNTHETIC" in t for t in seen[stem]) == synthetic, stem
+    for stem in ("raster", "membrane"):
+        assert any(classification.SILENT_TITLE in t for t in seen[stem]) == silent, stem
+    assert any("train, readout fit online" in t for t in seen["train"])
+    assert not any("accuracy" in t for t in seen["train"])
+    assert any("chance" in t for t in seen["accuracy"]) and any("final 12" in t for t in seen["accuracy"])
+    assert any("paper" in t for t in seen["accuracy"]) != synthetic   # no paper value for synthetic data
+    assert sum("predicts class" in t and "burn-in" in t for t in seen["readouts"]) == 3
+    assert any("no biases" in t for t in seen["weights"])   # layer 3 has none
+
+
+def test_each_figure_function_returns_a_figure_and_saves_nothing(tmp_path):
+    out = write_folder(tmp_path / "run", False, np.random.default_rng(6))
+    before = sorted(out.iterdir())
+    run = classification.load(out)
+    for stem, function in classification.FIGURES:
+        assert isinstance(function(run), Figure), stem
+    assert sorted(out.iterdir()) == before
+
+
+def test_plot_all_saves_pngs_with_the_signature_the_studies_call(tmp_path):
+    out = write_folder(tmp_path / "run", False, np.random.default_rng(7))
     paths = classification.plot_all(out, SHAPE)
-    assert [Path(p).name for p in paths] == FIGURES
-    assert all(Path(p).stat().st_size > 0 for p in paths)
-    for name in FIGURES:
-        assert any("Poisson MNIST" in t for t in texts[name]), name
-        assert any("SYNTHETIC" in t for t in texts[name]) == synthetic, name
-    for name in ("raster.png", "membrane.png"):
-        assert any(classification.SILENT_TITLE in t for t in texts[name]) == silent, name
-    assert any("train, readout fit online" in t for t in texts["train.png"])
-    assert not any("accuracy" in t for t in texts["train.png"])
-    assert any("chance" in t for t in texts["accuracy.png"]) and any("final 12" in t for t in texts["accuracy.png"])
-    assert any("paper" in t for t in texts["accuracy.png"]) != synthetic   # no paper value for synthetic data
-    assert sum("predicts class" in t and "burn-in" in t for t in texts["readouts.png"]) == 3
-    assert any("no biases" in t for t in texts["weights.png"])   # layer 3 has none
+    assert paths == [out / f"{stem}.png" for stem in FIGURES]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
 def test_a_folder_without_the_newer_files_gives_the_figures_it_can(tmp_path):
@@ -109,18 +119,79 @@ def test_a_folder_without_the_newer_files_gives_the_figures_it_can(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     summary["health"] = [{"training_samples": h["training_samples"], "layers": None} for h in summary["health"]]
     (out / "summary.json").write_text(json.dumps(summary))
-    names = [Path(p).name for p in classification.plot_all(out)]
-    assert names == [n for n in FIGURES if n not in ("confusion.png", "kernels.png", "weights.png", "rates.png")]
+    assert list(classification.figures(out)) == [s for s in FIGURES
+                                                 if s not in ("confusion", "kernels", "weights", "rates")]
+    with pytest.raises(ConfigError, match="predictions.npz"):
+        classification.confusion(classification.load(out))
 
 
-def test_command_line_replots_a_folder_and_refuses_one_without_summary(tmp_path):
+def test_draw_reads_the_study_from_config_json(tmp_path):
+    out = write_folder(tmp_path / "run", True, np.random.default_rng(8))
+    assert list(figures(out)) == FIGURES
+    assert draw(out) == [out / f"{stem}.png" for stem in FIGURES]
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "study": "dvs_gesture"}))
+    assert [p.name for p in draw(out)] == [f"{stem}.png" for stem in FIGURES]
+
+
+@pytest.mark.parametrize("config, says", [
+    (None, "holds no config.json"),
+    ({"study": "weather"}, "study='weather'"),
+    ({"network": {}}, "study=None"),
+    ("[1, 2]", "not a JSON object"),
+    ({"study": "mnist"}, "holds no summary.json"),
+], ids=["no config.json", "unknown study", "no study key", "not an object", "no summary.json"])
+def test_draw_refuses_a_folder_that_is_not_a_finished_run(tmp_path, config, says):
+    out = tmp_path / "not_a_run"
+    out.mkdir()
+    if config is not None:
+        (out / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    with pytest.raises(ConfigError, match="not_a_run") as refused:
+        draw(out)
+    assert says in str(refused.value)
+
+
+def test_draw_refuses_a_path_that_is_no_folder(tmp_path):
+    with pytest.raises(ConfigError, match="missing_run is not a folder"):
+        draw(tmp_path / "missing_run")
+
+
+def test_main_prints_the_paths_and_returns_2_on_a_bad_folder(tmp_path, capsys):
     out = write_folder(tmp_path / "run", True, np.random.default_rng(5))
-    script = str(ROOT / "figures" / "classification.py")
-    done = subprocess.run([sys.executable, script, str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert [Path(line).name for line in done.stdout.split()] == FIGURES
+    assert main([str(out)]) == 0
+    assert [Path(line).name for line in capsys.readouterr().out.split()] == [f"{s}.png" for s in FIGURES]
     empty = tmp_path / "empty"
     empty.mkdir()
-    refused = subprocess.run([sys.executable, script, str(empty)], capture_output=True, text=True, cwd=ROOT,
-                             timeout=300)
-    assert refused.returncode != 0 and "summary.json" in refused.stderr
+    assert main([str(out), str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(empty) in err and "config.json" in err and "Traceback" not in err
+
+
+def test_importing_and_drawing_choose_no_backend_and_need_no_pyplot(tmp_path):
+    """A notebook keeps its backend: the figures neither choose one nor need pyplot. pyplot is
+    made unimportable (Brian2's `from pylab import *`, reached through brian_decolle's own
+    imports, then falls back to numpy), so that a pyplot import in the figures would fail."""
+    out = write_folder(tmp_path / "run", False, np.random.default_rng(9))
+    check = f"""
+import sys
+sys.modules["matplotlib.pyplot"] = None
+import matplotlib
+import brian_decolle.figures, brian_decolle.figures.classification, brian_decolle.figures.regression
+assert matplotlib.rcParams._get_backend_or_none() is None, "importing chose a backend"
+brian_decolle.figures.draw({str(out)!r})
+assert matplotlib.rcParams._get_backend_or_none() is None, "drawing chose a backend"
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run([sys.executable, "-c", check], check=False, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.glob("*.png"))) == len(FIGURES)
+
+
+def test_the_module_as_a_script_draws_a_folder(tmp_path):
+    """`python figures/classification.py OUT`, the command the README gives."""
+    out = write_folder(tmp_path / "run", True, np.random.default_rng(10))
+    done = subprocess.run([sys.executable, str(ROOT / "figures" / "classification.py"), str(out)],
+                          check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [Path(line).name for line in done.stdout.split()] == [f"{s}.png" for s in FIGURES]
