@@ -83,7 +83,8 @@ class Builder:
         self.objects = []
         self.learned = {}          # learned name -> (owner, variable)
         self.initial_values = {}   # learned name -> values at build (standalone cannot read them before a run)
-        self.neuron_file = f"neuron_{cfg.dynamics}.eqs"
+        # the user's own neuron file (an absolute path, which the loader takes as it is) or ours
+        self.neuron_file = cfg.neuron_equations or f"neuron_{cfg.dynamics}.eqs"
         self.spike_driven = cfg.forward == "spike_driven"
         self.error_triggered = cfg.learning == "error_triggered"
         self.method = "exact" if cfg.dynamics == "continuous" else None

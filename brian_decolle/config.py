@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 SURROGATES = ("sigmoid", "fast_sigmoid", "box")
 READOUT_INPUTS = ("sigmoid", "spike", "trace")
@@ -16,6 +19,14 @@ OPTIMISERS = ("sgd", "adamax")
 DYNAMICS = ("discrete", "continuous")
 FORWARDS = ("dense", "spike_driven")
 LEARNINGS = ("dense", "error_triggered")
+#: sections the builder reads from a neuron equations file, by dynamics (as in equations/neuron_*.eqs);
+#: a max-pool also reads "spike_trace"
+NEURON_SECTIONS = {
+    "discrete": ("model", "decay", "sample_start", "threshold", "reset",
+                 "input_model", "input_decay", "input_sample_start", "input_threshold", "input_reset"),
+    "continuous": ("model", "sample_start", "threshold", "reset",
+                   "input_model", "input_sample_start", "input_threshold", "input_reset"),
+}
 
 
 class ConfigError(ValueError):
@@ -164,6 +175,10 @@ class NetworkConfig:
     batch: int = 1                          # replicas sharing every weight (a minibatch)
     output_layer: bool = False              # the last dense layer is a non-spiking output: its readout is its u
     dynamics: str = "discrete"
+    neuron_equations: str | None = None     # path of your own neuron file, used instead of
+                                            # equations/neuron_{dynamics}.eqs, with the same sections
+                                            # (NEURON_SECTIONS); dynamics still decides which parameters
+                                            # are set and whether its decay blocks run
     forward: str = "dense"                  # synaptic input: 'dense' (every synapse, every step) or
                                             # 'spike_driven' (on presynaptic spikes; equations/spike_driven.eqs)
     dt_ms: float = 1.0
@@ -220,6 +235,9 @@ class NetworkConfig:
             raise ConfigError(f"output_layer=True needs a last dense layer as large as its readout: layer_sizes="
                               f"{self.layer_sizes!r}, readout_sizes[-1]={readouts[-1]}")
         check_choice("dynamics", self.dynamics, DYNAMICS)
+        if self.neuron_equations is not None:  # stored absolute: the loader reads names relative to equations/
+            object.__setattr__(self, "neuron_equations", check_neuron_equations(
+                self.neuron_equations, self.dynamics, max_pool=any(c.pool > 1 for c in self.conv_layers)))
         check_choice("surrogate", self.surrogate, SURROGATES)
         check_choice("readout_input", self.readout_input, READOUT_INPUTS)
         check_choice("loss", self.loss, LOSSES)
@@ -332,6 +350,26 @@ class NetworkConfig:
         if unknown:
             raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**values)
+
+
+def check_neuron_equations(path, dynamics: str = "discrete", max_pool: bool = False) -> str:
+    """A user's neuron equations file (parameter neuron_equations): it must exist and hold every
+    section the builder reads for these dynamics. Returns its absolute path."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ConfigError(f"neuron_equations={path!r} must be the path of a .eqs file")
+    check_choice("dynamics", dynamics, DYNAMICS)
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise ConfigError(f"neuron_equations={str(path)!r}: no such file ({file})")
+    required = NEURON_SECTIONS[dynamics] + (("spike_trace",) if max_pool else ())
+    # the same '### name' headers that equations.sections splits on
+    found = set(re.findall(r"^###\s+(\w+)", file.read_text(), flags=re.MULTILINE))
+    missing = [name for name in required if name not in found]
+    if missing:
+        raise ConfigError(f"neuron_equations={str(path)!r} lacks section(s) {', '.join(missing)}; a neuron file "
+                          f"for dynamics={dynamics!r}{' with a max-pool' if max_pool else ''} needs "
+                          f"{', '.join('### ' + n for n in required)} (see equations/neuron_{dynamics}.eqs)")
+    return str(file)
 
 
 def check_forward(cfg: NetworkConfig) -> None:
