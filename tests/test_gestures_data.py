@@ -7,7 +7,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-tonic = pytest.importorskip("tonic", reason="the gesture data needs tonic (pip install tonic==1.7.0)")
+tonic = pytest.importorskip("tonic", reason="the gesture data need tonic: pip install 'brian-decolle[dvs]'")
 
 from brian_decolle.config import ConfigError  # noqa: E402
 from brian_decolle.data.gestures import (  # noqa: E402
@@ -223,3 +223,9 @@ def test_validation_recordings_come_from_held_out_training_users(train, test_set
     assert label == train.labels[i] and np.array_equal(x, train.window(i, 0, 100).reshape(100, -1))
     with pytest.raises(ConfigError, match="validation_users"):
         GestureSamples(train, test_set, validation_users=len(users))
+
+
+def test_missing_tonic_names_the_extra(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tonic", None)   # `import tonic` now fails
+    with pytest.raises(ConfigError, match=r"pip install 'brian-decolle\[dvs\]'"):
+        GestureFrames(data_dir, "test", cache_dir=tmp_path / "cache")

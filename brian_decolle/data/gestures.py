@@ -214,8 +214,9 @@ class GestureFrames:
 def _tonic_dataset(data_dir: Path, split: str, prep: GesturePreprocessing):
     try:
         import tonic
-    except ImportError as err:  # tonic is an extra of the gesture study, not of the package
-        raise ImportError("the DVS Gesture study needs tonic: pip install tonic==1.7.0") from err
+    except ImportError as err:  # tonic (and its audio side: numba, librosa) is an extra, not the core
+        raise ConfigError("the DVS Gesture data are read by tonic, which is not installed: "
+                          "pip install 'brian-decolle[dvs]'") from err
     _, height, width = prep.shape
     # include_incomplete keeps a last, partial frame (dt_ms > 1). Windows are half-open and start at the
     # first event, so with tonic's whole-ms stamps the events of the very last ms still fall out.

