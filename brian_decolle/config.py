@@ -265,6 +265,7 @@ class NetworkConfig:
         check_forward(self)
         check_learning(self)
         object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
+        check_memory(self)
 
     def _check_convolutions(self) -> None:
         layers = self.conv_layers
@@ -370,6 +371,30 @@ def check_neuron_equations(path, dynamics: str = "discrete", max_pool: bool = Fa
                           f"for dynamics={dynamics!r}{' with a max-pool' if max_pool else ''} needs "
                           f"{', '.join('### ' + n for n in required)} (see equations/neuron_{dynamics}.eqs)")
     return str(file)
+
+
+#: the least a synapse costs in Brian2: its pre- and postsynaptic indices (int32) and one float
+BYTES_PER_SYNAPSE = 16
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: NetworkConfig, available: int | None = None) -> None:
+    """Refuse, before anything is allocated, a network whose synapses alone exceed this machine's
+    memory (a lower bound: weights, traces and monitors come on top)."""
+    available = physical_memory() if available is None else available
+    synapses = cfg.batch * sum(spec.n_units * spec.fan_in + spec.n_outputs * spec.readout_size for spec in cfg.layers)
+    needed = synapses * BYTES_PER_SYNAPSE
+    if available is not None and needed > available:
+        raise ConfigError(f"the network has {synapses:.3g} synapses (batch {cfg.batch}), which need at least "
+                          f"{needed / 2**30:.1f} GiB, more than this machine's {available / 2**30:.1f} GiB: "
+                          "choose smaller layer_sizes, fewer channels or a smaller batch")
 
 
 def check_forward(cfg: NetworkConfig) -> None:

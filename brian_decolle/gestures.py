@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, results
+from . import cli, devices, progress, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count
-from .data.gestures import N_CLASSES, GestureFrames, GesturePreprocessing, GestureSamples, is_synthetic
+from .data.gestures import (SPLITS, N_CLASSES, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
+                            is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures
-from .training import ClassificationStudy, Schedule, progress, train_and_test
+from .training import ClassificationStudy, Schedule, train_and_test
 
 #: 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool; 7x7 conv 128;
 #: 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant for
@@ -78,7 +79,7 @@ def preset(name: str = "cpu") -> GestureStudy:
 def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
         report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
-    report = report or progress
+    report = report or progress.say
     net, data, prep = study.network, study.data, study.preprocessing()
     train = GestureFrames(data.data_dir, "train", prep, seed=net.seed, download=download)
     test = GestureFrames(data.data_dir, "test", prep, seed=net.seed, download=download)
@@ -104,9 +105,13 @@ def _data_arguments(parser):
 
 
 def _prepare_data(args, study: GestureStudy) -> dict:
+    """Before anything is written or built: the synthetic set made if asked, the data's presence checked."""
     if args.synthetic and not is_synthetic(study.data.data_dir):
-        print(f"writing the SYNTHETIC gesture set into {study.data.data_dir}", flush=True)
+        progress.say(f"writing the SYNTHETIC gesture set into {study.data.data_dir}")
         write_synthetic_gestures(study.data.data_dir, seed=study.network.seed)
+    if not args.download:
+        for split in SPLITS:
+            check_data_dir(study.data.data_dir, split)
     return {"download": args.download}
 
 

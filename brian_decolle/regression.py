@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, results
+from . import cli, devices, progress, results
 from .config import ConfigError, NetworkConfig, check_count, check_positive
 from .network import build_network
 
@@ -89,8 +89,9 @@ def normalised_mse(y, target):
     return np.mean((y - target) ** 2, axis=-1) / np.var(target)
 
 
-def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Target(), report="text") -> dict:
-    """Train, record, and write config.json, summary.json and results.npz into out_dir."""
+def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Target(), report=None) -> dict:
+    """Train, record, and write config.json, summary.json and results.npz into out_dir. report: Brian2's
+    progress report of the runs (default: a bar on runtime, percentage lines on standalone devices)."""
     out_dir = Path(out_dir)
     net, task = study.network, study.task
     target = target.with_build_dir(out_dir / "build")
@@ -104,9 +105,15 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
     dn = build_network(net, np.tile(spikes, (reps, 1)), [np.tile(x, (reps, 1)) for x in targets],
                        sample_steps=n, record_state=RECORDED_STATES, record_neurons=recorded,
                        record_readout=("y", "yhat", "loss"), record_spikes=True, count_operations=True)
-    dn.run(task.epochs * n, learn=True, seed=net.seed, record={"readout"}, report=report)
-    dn.run(n, learn=False, record=True, report=report)
-    devices.build()
+    dn.run(task.epochs * n, learn=True, seed=net.seed, record={"readout"},
+           report=report or progress.simulation_report(target.device, f"training, {task.epochs} epochs"))
+    dn.run(n, learn=False, record=True,
+           report=report or progress.simulation_report(target.device, "presentation with learning off"))
+    if devices.is_standalone():
+        with progress.building("the regression network", target.device):
+            devices.build(run=False)
+        progress.say(f"running {task.epochs} training epochs and a test presentation of {task.duration_ms:g} ms")
+        devices.run_again({})
     wall = time.perf_counter() - start
 
     arrays = {"input_spikes": spikes, "dt_ms": np.array(net.dt_ms), "recorded_neurons": np.array(recorded),

@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 import platform
 import subprocess
 import sys
+import types
+import typing
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from .config import ConfigError
 
 PACKAGES = ("brian-decolle", "brian2", "brian2cuda", "numpy", "tonic")
 
@@ -49,6 +54,71 @@ def as_dict(config) -> dict:
     if isinstance(config, (tuple, list)):
         return [as_dict(v) for v in config]
     return config
+
+
+def from_dict(kind, values):
+    """The inverse of :func:`as_dict`: a composed config of type ``kind`` from plain values (as read
+    from a config.json). Keys that are not fields of a record (the device, the provenance) are left
+    out; a field that is missing keeps its default; the record's own checks run as it is made."""
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: from_dict(hints[f.name], values[f.name]) for f in dataclasses.fields(kind)
+                  if f.init and f.name in values}
+        return kind(**fields)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        chosen = [a for a in args if a is not type(None)]
+        if values is None:
+            return None
+        for option in chosen:   # the first shape that fits (e.g. float | tuple[float, ...])
+            if isinstance(values, list) == (typing.get_origin(option) is tuple):
+                return from_dict(option, values)
+        return values
+    if origin is tuple and isinstance(values, list):
+        element = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        return tuple(from_dict(element or args[i], v) for i, v in enumerate(values))
+    return values
+
+
+#: what a study writes into its folder; --overwrite removes these (the build folder is kept: it is code)
+RESULT_FILES = ("*.json", "*.npz", "*.png")
+
+
+def prepare_output_dir(out_dir, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Refuse an output folder that is a file, cannot be written, or already holds results (unless
+    resuming them or asked to overwrite, which removes the old results so that none mix with the
+    new run's): a finished run is never replaced silently."""
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"out={str(out_dir)!r} is a file; give a folder (new or empty) for the results")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"out={str(out_dir)!r} lies inside {str(existing)!r}, which is a file; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"out={str(out_dir)!r} cannot be written here ({existing} is not writable)")
+    held = sorted(p.name for p in path.glob("*.json")) if path.is_dir() else []
+    if held and not (resume or overwrite):
+        raise ConfigError(f"out={str(out_dir)!r} already holds results ({', '.join(held)}); choose another "
+                          "--out, --resume to continue that run, or --overwrite to replace it")
+    if held and overwrite and not resume:
+        for pattern in RESULT_FILES:
+            for old in path.glob(pattern):
+                old.unlink()
+    return path
+
+
+def read_record(path) -> dict:
+    """A study's config.json, read back (for a re-run); ConfigError if it is not one."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"config={str(path)!r} is not a readable config.json: {err}") from err
+    if not isinstance(record, dict) or "study" not in record:
+        raise ConfigError(f"config={str(path)!r} is not a study's config.json (it has no 'study' entry)")
+    return record
 
 
 def write_config(out_dir, study: str, config, *, target, data: str, synthetic: bool) -> dict:

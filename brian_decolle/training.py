@@ -26,24 +26,26 @@ import functools
 import json
 import math
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import devices
+from . import devices, progress
 from .classifier import OnlineClassifier, SampleSource, votes
-from .config import ConfigError, NetworkConfig, check_choice, check_count, check_positive
+from .config import (
+    ConfigError,
+    NetworkConfig,
+    check_choice,
+    check_count,
+    check_positive,
+)
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 
 CHECKPOINT = "checkpoint.npz"
-
-
-def progress(line: str) -> None:
-    """Default report: print at once, also when the output goes to a file (long runs)."""
-    print(line, flush=True)
 
 
 class Steps(NamedTuple):
@@ -127,6 +129,30 @@ class ClassificationStudy:
         self.schedule.steps(self.network)
 
 
+class Diverged(ConfigError):
+    """Training produced a weight that is not finite (too large a learning rate)."""
+
+
+def differences(old, new, prefix: str = "") -> list[str]:
+    """Every setting that differs between two nested dicts, as 'part.field: old -> new'."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [line for key in sorted(old.keys() | new.keys(), key=str)
+                for line in differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict]:
+    """The learned state and the history a checkpoint holds; ConfigError if it is truncated or
+    not a checkpoint (the file is then left as it is, for whoever wants to look at it)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            history = json.loads(str(saved["history"]))
+            return {k: saved[k] for k in saved.files if k != "history"}, history
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"resume: {path} is truncated or not a checkpoint ({type(err).__name__}: {err}); "
+                          "move it away to start again, or use another --out folder") from err
+
+
 def _state_matches(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
 
@@ -167,7 +193,7 @@ class _Runs:
                 right[k] += votes(y[k, offset:offset + length, b:b + 1], steps.burnin)[0] == label
         return state, right / len(truth)
 
-    def test(self, n_samples, state, *, seed, split="test", keep_recording=False):
+    def test(self, n_samples, state, *, seed, split="test", keep_recording=False, bar=None):
         """Test samples 0 .. n_samples-1 of the split ('test' or 'validation'): per layer the
         predicted classes, the labels, the activity, and (keep_recording) the first sample's recording."""
         get = self.source.test_sample if split == "test" else self.source.validation_sample
@@ -184,6 +210,8 @@ class _Runs:
             y, _, rec, recorded = self.clf.run(spikes.reshape(steps.test, -1), np.full((steps.test, B), -1), starts,
                                                state, learn=False, seed=seed)
             activity.add(recorded, len(chunk), steps.test)
+            if bar is not None:
+                bar.update(len(chunk))
             for k in range(cfg.n_layers):
                 predictions[k, first:first + len(chunk)] = votes(y[k], steps.burnin)[:len(chunk)]
             if keep_recording and recording is None:
@@ -197,14 +225,13 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     """Initialise, train online on the source's training samples and test per layer; write
     checkpoint.npz, test_sample.npz, predictions.npz and learned.npz into out_dir; return the
     history (a dict). With resume=True a checkpoint in out_dir is continued (same settings)."""
-    report = report or progress
+    report = report or progress.say
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = cfg.seed
-    report("building the network (standalone devices compile it once: a minute or more)")
-    clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
-                           target=target.with_build_dir(out_dir / "build"),
-                           n_raster=schedule.n_raster)
+    with progress.building("the network (once; every run re-uses it)", target.device, report):
+        clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
+                               target=target.with_build_dir(out_dir / "build"), n_raster=schedule.n_raster)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)
     settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
@@ -213,12 +240,11 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
                "initialisation": None, "train_time_s": 0.0, "test_time_s": 0.0}
     checkpoint = out_dir / CHECKPOINT
     if resume and checkpoint.exists():
-        saved = np.load(checkpoint, allow_pickle=False)
-        old = json.loads(str(saved["history"]))
-        if old["settings"] != json.loads(json.dumps(settings)):
-            raise ConfigError(f"resume: the checkpoint in {out_dir} was written with other settings; "
-                              "use the same options or another --out folder")
-        loaded = {k: saved[k] for k in saved.files if k != "history"}
+        loaded, old = read_checkpoint(checkpoint)
+        changed = differences(old["settings"], json.loads(json.dumps(settings)))
+        if changed:
+            raise ConfigError(f"resume: the checkpoint in {out_dir} was written with other settings ("
+                              f"{'; '.join(changed)}); use the same options or another --out folder")
         if not _state_matches(loaded, state):
             raise ConfigError(f"resume: the checkpoint in {out_dir} does not fit this network")
         state, history = loaded, old
@@ -251,8 +277,9 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     def evaluate(n_samples, final=False):
         start = time.perf_counter()
         which = "test" if final else split
-        predictions, labels, activity, recording = runs.test(n_samples, state, seed=seed, split=which,
-                                                             keep_recording=final)
+        with progress.bar(n_samples, f"{which} ({'final' if final else 'intermediate'})") as shown:
+            predictions, labels, activity, recording = runs.test(n_samples, state, seed=seed, split=which,
+                                                                 keep_recording=final, bar=shown)
         history["test_time_s"] += time.perf_counter() - start
         accuracy = (predictions == labels).mean(axis=1)
         health = layer_health(activity, state)
@@ -282,6 +309,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         epoch, position = divmod(k, source.n_train)
         return int(epoch_order(epoch)[position]), seed * 1_000_003 + k
 
+    training = progress.bar(total, "training", initial=history["samples_done"])
     while history["runs_done"] < n_runs:
         run_index = history["runs_done"]
         start = time.perf_counter()
@@ -290,10 +318,18 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         state, fit = runs.train([sample(k) for k in range(first, first + runs.per_run)], state, learn=True, lr=lr,
                                 seed=seed * 7919 + 1 + run_index)
         elapsed = time.perf_counter() - start
+        broken = sorted(name for name, values in state.items() if not np.all(np.isfinite(values)))
+        if broken:
+            training.close()
+            kept = (f"the last finite checkpoint ({history['samples_done']} samples) is {checkpoint}"
+                    if checkpoint.exists() else "no checkpoint was written yet")
+            raise Diverged(f"training diverged in the run after {history['samples_done']} samples: "
+                           f"{', '.join(broken)} hold NaN or inf; {kept}. Lower lr (now {lr:g}).")
         history["train_time_s"] += elapsed
         history["runs_done"] += 1
         history["samples_done"] = done = min(total, history["runs_done"] * runs.per_run)
         history["train"].append({"samples": done, "fit": fit.tolist(), "lr": lr})
+        training.update(done - training.n)
         rate = history["train_time_s"] / done
         # a readout fit online to the same label: a training figure, never "accuracy"
         report(f"trained {done}/{total} samples  train (readout fit online) {_fmt(fit)}  lr {lr:.3g}  "
@@ -304,6 +340,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         if done >= next_save or done >= total:
             save()
             next_save = (done // schedule.checkpoint_every + 1) * schedule.checkpoint_every
+    training.close()
     accuracy, predictions, labels, recording = evaluate(source.n_test, final=True)
     report(f"final test ({source.n_test} samples): accuracy per layer {_fmt(accuracy)}")
     save()

@@ -1,15 +1,9 @@
-"""DVS Gesture (paper Sec. 4.3): `python studies/dvs_gesture.py --help` lists every option."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for figures/
-
-from brian_decolle import cli, gestures  # noqa: E402
-from figures.classification import plot_all  # noqa: E402
+"""DVS Gesture (paper Sec. 4.3): the same as `brian-decolle dvs-gesture`; `--help` lists every option and its default."""
+from brian_decolle.commands import run_study
 
 
 def main(argv=None):
-    return cli.main(gestures.STUDY, argv, plot=lambda out, study: plot_all(out, study.network.input_shape))
+    return run_study("dvs-gesture", argv)
 
 
 if __name__ == "__main__":

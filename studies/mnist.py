@@ -1,15 +1,9 @@
-"""Poisson MNIST (paper Sec. 4.2): `python studies/mnist.py --help` lists every option."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for figures/
-
-from brian_decolle import cli, mnist  # noqa: E402
-from figures.classification import plot_all  # noqa: E402
+"""Poisson MNIST (paper Sec. 4.2): the same as `brian-decolle mnist`; `--help` lists every option and its default."""
+from brian_decolle.commands import run_study
 
 
 def main(argv=None):
-    return cli.main(mnist.STUDY, argv, plot=lambda out, study: plot_all(out, study.network.input_shape))
+    return run_study("mnist", argv)
 
 
 if __name__ == "__main__":

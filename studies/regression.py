@@ -1,15 +1,9 @@
-"""Regression (paper Sec. 4.1, Fig. 1): `python studies/regression.py --help` lists every option."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for figures/
-
-from brian_decolle import cli, regression  # noqa: E402
-from figures.regression import plot_all  # noqa: E402
+"""Regression (paper Sec. 4.1, Fig. 1): the same as `brian-decolle regression`; `--help` lists every option and its default."""
+from brian_decolle.commands import run_study
 
 
 def main(argv=None):
-    return cli.main(regression.STUDY, argv, plot=lambda out, study: plot_all(out))
+    return run_study("regression", argv)
 
 
 if __name__ == "__main__":

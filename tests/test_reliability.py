@@ -1,0 +1,221 @@
+"""Bad input, existing results, broken checkpoints and stopped runs: each is refused or handled with
+a clear message that names the parameter, never a traceback, and nothing is lost.
+
+Every bad command line is one row of BAD_COMMANDS: the study, its arguments, and a fragment the
+message must hold. The commands are parsed and checked in this process; they stop before a network
+is built, so the table runs in seconds.
+"""
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from test_classification import CFG, SCHEDULE, Stripes
+
+from brian_decolle import ConfigError, NetworkConfig, commands, results
+from brian_decolle.config import check_memory
+from brian_decolle.devices import Target
+from brian_decolle.training import (
+    Diverged,
+    differences,
+    read_checkpoint,
+    train_and_test,
+)
+
+RUNTIME = Target("runtime", codegen_target="numpy")
+
+BAD_COMMANDS = [
+    # values: NaN, negative, zero, wrong type, out of range
+    ("regression", ["--lr", "nan"], "lr=nan must be a number >= 0"),
+    ("regression", ["--lr", "-1"], "lr=-1.0 must be a number >= 0"),
+    ("regression", ["--epochs", "0"], "epochs=0 must be a positive integer"),
+    ("regression", ["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    ("regression", ["--dropout", "1.5"], "dropout=1.5 must lie in [0, 1)"),
+    ("regression", ["--input-rate-hz", "inf"], "input_rate_hz=inf must be a positive number"),
+    ("regression", ["--layer-sizes", "64", "0", "64"], "layer_sizes[1]=0 must be a positive integer"),
+    ("regression", ["--seed", "-3"], "seed=-3 must be an integer >= 0"),
+    ("regression", ["--threads", "2", "--device", "runtime"], "threads=2: OpenMP threads are a cpp_standalone"),
+    ("regression", ["--error-threshold", "0", "--learning", "error_triggered", "--optimiser", "sgd"],
+     "error_threshold=0.0 must be a positive number"),
+    # unknown names
+    ("regression", ["--optimiser", "adam"], "optimiser='adam' is not allowed; choose one of 'sgd', 'adamax'"),
+    ("regression", ["--device", "gpu"], "argument --device: invalid choice: 'gpu'"),
+    ("mnist", ["--network", "huge"], "argument --network: invalid choice: 'huge'"),
+    ("regression", ["--learning", "hebbian"], "learning='hebbian' is not allowed"),
+    ("regression", ["--forward", "sparse"], "forward='sparse' is not allowed"),
+    ("mnist", ["--init", "orthogonal"], "init='orthogonal' is not allowed"),
+    ("dvs-gesture", ["--frames", "rgb"], "frames='rgb' is not allowed"),
+    # inconsistent combinations
+    ("mnist", ["--burnin-ms", "600"], "train_ms=500.0 must exceed the burn-in (burnin_ms=600.0)"),
+    ("mnist", ["--train-ms", "0.5"], "train_ms=0.5 must exceed the burn-in"),
+    ("mnist", ["--n-train", "4995"], "n_train=4995 must be a multiple of 10"),
+    ("regression", ["--layer-sizes", "64", "64"], "weight_scale=(30.0, 10.0, 10.0) must be one value or one per"),
+    ("regression", ["--learning", "error_triggered", "--optimiser", "adamax"], "optimiser='sgd'"),
+    # too large for this machine: refused before anything is allocated, with the size
+    ("regression", ["--layer-sizes", "200000", "200000", "200000"], "GiB, more than this machine's"),
+    # data that is not there
+    ("mnist", ["--mnist-dir", "/nonexistent/mnist"], "mnist_dir='/nonexistent/mnist' is not a folder"),
+    ("dvs-gesture", ["--data-dir", "/nonexistent/dvs"], "DVSGesture"),
+]
+
+
+@pytest.mark.parametrize("study, argv, message", BAD_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_bad_command_is_refused_with_the_parameter(study, argv, message, tmp_path, capsys, monkeypatch):
+    def reached(*args, **kwargs):
+        raise AssertionError(f"{study} {argv} was not refused: the study started")
+    for name, known in list(commands.STUDIES.items()):   # a row that is not refused must not run a study
+        monkeypatch.setitem(commands.STUDIES, name, dataclasses.replace(known, run=reached))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stop:
+        commands.main([study, *argv, "--out", str(out)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error, error
+    assert "Traceback" not in error
+    assert not out.exists() or not any(out.glob("*.json")), "a refused run writes no results"
+
+
+# ---- output folders ------------------------------------------------------------------------------
+
+def _refusal(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        commands.main(argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_output_that_is_a_file_or_inside_one_is_refused(tmp_path, capsys):
+    path = tmp_path / "a_file"
+    path.write_text("keep me")
+    assert "is a file" in _refusal(["regression", "--out", str(path)], capsys)
+    assert "which is a file" in _refusal(["regression", "--out", str(path / "sub")], capsys)
+    assert path.read_text() == "keep me"
+
+
+def test_existing_results_are_never_replaced_silently(tmp_path, capsys):
+    out = tmp_path / "done"
+    out.mkdir()
+    (out / "summary.json").write_text('{"kept": true}')
+    error = _refusal(["regression", "--out", str(out)], capsys)
+    assert "already holds results (summary.json)" in error and "--overwrite" in error
+    assert json.loads((out / "summary.json").read_text()) == {"kept": True}
+    # --overwrite removes the old results (none mixes with the new run's) and keeps other files
+    (out / "notes.txt").write_text("mine")
+    results.prepare_output_dir(out, overwrite=True)
+    assert not (out / "summary.json").exists() and (out / "notes.txt").read_text() == "mine"
+
+
+def test_memory_check_names_the_size():
+    cfg = NetworkConfig(n_inputs=100, layer_sizes=(64,), readout_sizes=1)
+    check_memory(cfg, available=10 ** 9)
+    with pytest.raises(ConfigError, match=r"6.46e\+03 synapses .* more than this machine's 0.0 GiB"):
+        check_memory(cfg, available=1000)
+
+
+# ---- re-runs from config.json ------------------------------------------------------------------
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "is not a readable config.json"),
+    ('{"network": {}}', "it has no 'study' entry"),
+    ('{"study": "mnist"}', "records a 'mnist' run, not 'regression'"),
+])
+def test_bad_config_file_is_refused(content, message, tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    assert message in _refusal(["regression", "--config", str(path), "--out", str(tmp_path / "o")], capsys)
+
+
+def test_missing_config_file_is_refused(tmp_path, capsys):
+    assert "is not a readable config.json" in _refusal(
+        ["regression", "--config", str(tmp_path / "none.json"), "--out", str(tmp_path / "o")], capsys)
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained")
+    train_and_test(CFG, SCHEDULE, Stripes(), out, target=RUNTIME, report=lambda line: None)
+    return out
+
+
+def test_truncated_checkpoint_is_detected(trained, tmp_path):
+    data = (trained / "checkpoint.npz").read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 30):
+        broken = tmp_path / f"cut{cut}.npz"
+        broken.write_bytes(data[:cut])
+        with pytest.raises(ConfigError, match="truncated or not a checkpoint"):
+            read_checkpoint(broken)
+        assert broken.read_bytes() == data[:cut], "the file is left for inspection"
+
+
+def test_resume_with_other_settings_names_the_fields(trained, tmp_path):
+    import shutil
+    shutil.copytree(trained, tmp_path / "run")
+    other = NetworkConfig(**{**{f: getattr(CFG, f) for f in CFG.to_dict()}, "lr": 0.02, "dropout": 0.3})
+    with pytest.raises(ConfigError) as err:
+        train_and_test(other, SCHEDULE, Stripes(), tmp_path / "run", target=RUNTIME, resume=True,
+                       report=lambda line: None)
+    assert "network.lr: 0.01 -> 0.02" in str(err.value) and "network.dropout: 0.2 -> 0.3" in str(err.value)
+
+
+def test_differences_lists_every_changed_leaf():
+    assert differences({"a": {"b": 1, "c": [1, 2]}, "d": 0}, {"a": {"b": 2, "c": [1, 2]}, "e": 1}) == \
+        ["a.b: 1 -> 2", "d: 0 -> None", "e: None -> 1"]
+
+
+def test_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
+    """The surrogate's slope vanishes for large |u|, so a large lr alone saturates rather than overflows;
+    the check is made honest by a run whose weights come back NaN after 3 good runs (float32
+    overflow, or a user's own equations, do that)."""
+    from brian_decolle import training
+    real, calls = training._Runs.train, []
+
+    def overflowing(self, samples, state, **kwargs):
+        state, fit = real(self, samples, state, **kwargs)
+        calls.append(1)
+        if kwargs.get("learn") and len(calls) > 3:
+            state = {**state, "layer1_w": np.full_like(state["layer1_w"], np.nan)}
+        return state, fit
+
+    monkeypatch.setattr(training._Runs, "train", overflowing)
+    schedule = type(SCHEDULE)(**{**SCHEDULE.__dict__, "init": "uniform", "checkpoint_every": 2})
+    with pytest.raises(Diverged) as err:
+        train_and_test(CFG, schedule, Stripes(), tmp_path, target=RUNTIME, report=lambda line: None)
+    assert "layer1_w hold NaN or inf" in str(err.value) and "Lower lr (now 0.01)" in str(err.value)
+    state, history = read_checkpoint(tmp_path / "checkpoint.npz")
+    assert history["samples_done"] == 12 and f"({history['samples_done']} samples)" in str(err.value)
+    assert all(np.all(np.isfinite(v)) for v in state.values())
+
+
+# ---- a stopped run -------------------------------------------------------------------------------
+
+def test_sigterm_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path):
+    """A regression-free check of the command's signal path: SIGTERM during training exits with 130 and
+    a message; the checkpoint stays readable and --resume completes the run."""
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "brian_decolle", "mnist", "--network", "small", "--device", "runtime",
+            "--codegen", "numpy", "--n-train", "20", "--n-test", "10", "--n-validation", "0",
+            "--train-samples", "6", "--eval-every", "100", "--eval-samples", "2", "--checkpoint-every", "1",
+            "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init", "uniform", "--out", str(out)]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    run = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 600
+    while not (out / "checkpoint.npz").exists() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=600)
+    if run.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert run.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    _, history = read_checkpoint(out / "checkpoint.npz")
+    assert 1 <= history["samples_done"] < 6
+    resumed = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads((out / "summary.json").read_text())["training_samples"] == 6
