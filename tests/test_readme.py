@@ -15,7 +15,7 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith(("#", "set ", "cd "))]
     assert ci_lines == [test_command]
-    assert "studies/regression.py" in next(c for c in commands if "pytest" not in c)
+    assert "brian-decolle regression" in next(c for c in commands if "pytest" not in c)
 
 
 def test_readme_example_runs_and_learns(tmp_path):
