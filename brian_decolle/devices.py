@@ -9,6 +9,7 @@ makes it current.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 import shutil
@@ -95,7 +96,8 @@ def _prepare_cuda(build_dir: Path) -> None:
     try:
         import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
     except ImportError as exc:
-        raise ConfigError("device='cuda_standalone' needs brian2cuda: pip install --pre '.[cuda]'") from exc
+        raise ConfigError("device='cuda_standalone' needs brian2cuda, which is not installed: "
+                          "pip install --pre 'brian-decolle[cuda]'") from exc
     # brian2cuda 1.0b1 asks for C++11; the Thrust of CUDA >= 12 needs C++17
     flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if f != "-std=c++11"]
     b2.prefs.codegen.cpp.extra_compile_args_gcc = _with(flags, "-std=c++17")
@@ -216,13 +218,38 @@ def mark_independent_loops() -> int:
     return marked
 
 
+#: free space below which a failed build is blamed on a full disk
+LOW_DISK_BYTES = 200 * 2**20
+
+
 def build(run: bool = True, compile: bool = True) -> None:
-    """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime."""
-    if is_standalone():
-        if run and b2.get_device().__class__.__name__ == "CUDAStandaloneDevice" and not has_gpu():
-            raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
-                              "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
-        mark_independent_loops()
-        options = dict(b2.device.build_options)
-        options.update(compile=compile, run=run)
+    """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime.
+    What is missing for CUDA (a GPU, nvcc) and a full disk are ConfigErrors that say what to do."""
+    if not is_standalone():
+        return
+    cuda = b2.get_device().__class__.__name__ == "CUDAStandaloneDevice"
+    if cuda and compile and shutil.which("nvcc") is None:
+        raise ConfigError("device='cuda_standalone' needs nvcc (the CUDA toolkit) to compile and none is on "
+                          "PATH: install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads) or "
+                          "choose 'cpp_standalone' or 'runtime'")
+    if cuda and run and not has_gpu():
+        raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
+                          "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
+    mark_independent_loops()
+    options = dict(b2.device.build_options)
+    options.update(compile=compile, run=run)
+    folder = Path(options.get("directory") or b2.device.project_dir or ".")
+    try:
         b2.device.build(**options)
+    except (OSError, RuntimeError) as err:
+        full = getattr(err, "errno", None) == errno.ENOSPC or _free_bytes(folder) < LOW_DISK_BYTES
+        if not full:
+            raise
+        raise ConfigError(f"the disk holding the build folder {folder} is full ({err}); free some space or "
+                          "choose another --build-dir") from err
+
+
+def _free_bytes(folder: Path) -> float:
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free

@@ -219,3 +219,43 @@ def test_sigterm_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path):
     resumed = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((out / "summary.json").read_text())["training_samples"] == 6
+
+
+# ---- devices -------------------------------------------------------------------------------------
+
+def _standalone(device, tmp_path):
+    from brian_decolle import devices
+    Target(device, build_dir=str(tmp_path / "build")).select()
+    return devices
+
+
+def test_full_disk_during_a_build_is_a_clear_error(tmp_path, monkeypatch):
+    import errno
+
+    import brian2 as b2
+    devices = _standalone("cpp_standalone", tmp_path)
+
+    def disk_full(**options):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(b2.device, "build", disk_full)
+    with pytest.raises(ConfigError, match=r"the disk holding the build folder .*build is full .*--build-dir"):
+        devices.build()
+
+
+def test_cuda_without_brian2cuda_or_nvcc_says_what_is_missing(tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setitem(sys.modules, "brian2cuda", None)
+    with pytest.raises(ConfigError, match=r"needs brian2cuda, which is not installed: pip install --pre "
+                                          r"'brian-decolle\[cuda\]'"):
+        Target("cuda_standalone", build_dir=str(tmp_path / "b")).select()
+    monkeypatch.delitem(sys.modules, "brian2cuda")
+    pytest.importorskip("brian2cuda")
+    devices = _standalone("cuda_standalone", tmp_path)
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "nvcc" else which(name))
+    with pytest.raises(ConfigError, match="needs nvcc .* CUDA toolkit"):
+        devices.build(run=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "nvidia-smi" else which(name) or "/x/nvcc")
+    with pytest.raises(ConfigError, match="needs an NVIDIA GPU to run"):
+        devices.build(run=True)
