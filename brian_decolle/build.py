@@ -75,8 +75,11 @@ class Layer:
 class Builder:
     """Creates the Brian2 objects of one network; see the module docstring."""
 
-    def __init__(self, cfg: NetworkConfig, name: str, sample_starts, statistics: bool = False):
+    def __init__(self, cfg: NetworkConfig, name: str, sample_starts, statistics: bool = False, plastic: bool = True):
         self.cfg, self.name, self.statistics = cfg, name, statistics
+        # plastic=False: a network for testing only, without the code of the rule (errors, gradients,
+        # updates); its forward pass and readouts are the same code as a plastic network's
+        self.plastic = plastic
         self.rng = np.random.default_rng(cfg.seed)
         self.dt = cfg.dt_ms * b2.ms
         self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
@@ -135,8 +138,9 @@ class Builder:
         if cfg.optimiser == "adamax":
             # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
             self.set_initial(f"layer{spec.index}_{role}_norm", owner, norm, np.full(len(values), cfg.adamax_eps))
-        code = eq.code("optimisers.eqs", cfg.optimiser, param=var, grad=grad, lr=lr, gate=gate, norm=norm)
-        self.add_runner(code, owner, "update", f"{role}_update")
+        if self.plastic:
+            code = eq.code("optimisers.eqs", cfg.optimiser, param=var, grad=grad, lr=lr, gate=gate, norm=norm)
+            self.add_runner(code, owner, "update", f"{role}_update")
 
     def set_initial(self, name, owner, var, values):
         setattr(owner, var, values)
@@ -172,7 +176,8 @@ class Builder:
         group.reg_u = self.cfg.reg_u
         group.reg_rate = self.cfg.reg_rate
         self.add_runner(eq.code("plasticity.eqs", "dropout"), group, "dropout", "dropout")
-        self.add_runner(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
+        if self.plastic:
+            self.add_runner(eq.code("plasticity.eqs", "error"), group, "neuron_error", "error")
         if self.error_triggered:
             self.add_runner(eq.code("error_events.eqs", "modulation_reset"), group, "modulation_reset",
                             "modulation_reset")
@@ -318,7 +323,7 @@ class Builder:
             self.add_sample_start(eq.code("error_events.eqs", "sample_start"), readout)
             self.move_events(readout.thresholder["error_event"], "error_events")
             pathways = {"on_post": eq.code("error_events.eqs", "on_error_event"), "on_event": {"post": "error_event"}}
-        else:
+        elif self.plastic:
             model += eq.sections("readout.eqs")["modulation"]
         rsyn = b2.Synapses(output, readout, model, clock=self.clock, name=f"{output.name}_readout_synapses",
                            **pathways)
@@ -334,7 +339,7 @@ class Builder:
         move_summed(rsyn, "ysum_post", "readout")
         if self.error_triggered:
             self.move_events(rsyn.post, "modulation")
-        else:
+        elif self.plastic:
             move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)
         return readout, rsyn

@@ -49,13 +49,15 @@ class OnlineClassifier:
     """One DECOLLE network, built once, run on chunk after chunk of labelled samples."""
 
     def __init__(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *,
-                 target: devices.Target = devices.Target(), n_raster: int = 32, n_membrane: int = 5):
+                 target: devices.Target = devices.Target(), n_raster: int = 32, n_membrane: int = 5,
+                 plastic: bool = True):
+        """plastic=False: a network for testing only (no code of the rule; runs with learn=False)."""
         for spec in cfg.layers:
             if spec.readout_size != n_classes:
                 raise ConfigError(f"readout_sizes[{spec.index - 1}]={spec.readout_size} must equal the number "
                                   f"of classes ({n_classes})")
         self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
-        self.target = target
+        self.target, self.plastic = target, plastic
         # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
         # an image's centre drives them (corner units of a digit never see a spike), one per channel
         # so that one silent channel cannot blank the figure; the raster shows, after the run, the
@@ -69,7 +71,7 @@ class OnlineClassifier:
         target.select()
         self._build(*self._blank(run_steps))
         if target.device != "runtime":
-            self.dn.run(seed=cfg.seed)
+            self.dn.run(seed=cfg.seed, learn=plastic)
             devices.build(run=False)
 
     def _blank(self, n_steps):
@@ -81,7 +83,7 @@ class OnlineClassifier:
         self.dn = None
         gc.collect()  # the previous chunk's objects hold the names this build reuses
         dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",), statistics=True,
-                           name="decolle")
+                           plastic=self.plastic, name="decolle")
         out = dn.layers[0].output
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")

@@ -58,6 +58,7 @@ def make_shared_layer(builder: Builder, spec, pre) -> Layer:
 
     builder.set_positions(neurons, spec.unit_shape)
     syn = connect_shared(builder, spec, pre, neurons, kernel)
+    # (also in a network for testing: these connections copy each channel's bias to its neurons)
     bgrad = b2.Synapses(neurons, biases, eq.sections("sharing.eqs")["bias_gradient"], clock=builder.clock,
                         name=f"{label}_bias_gradient")
     unit_bias = np.repeat(np.arange(spec.channels), spec.n_units // spec.channels)
@@ -96,6 +97,9 @@ def connect_shared(builder, spec, pre, neurons, kernel):
                          f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
     syn.w = b2.linked_var(kernel, "w", index="kidx")
+    if not builder.plastic:   # a network for testing: no kernel gradients to gather
+        builder.objects.append(syn)
+        return syn
     # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, y, x) with
     # stride*y = iy - dy + pad exists; one connection per forward connection, reading that unit's err
     num_y, num_x = f"({row} - k_dy_post + {pad})", f"({col} - k_dx_post + {pad})"
@@ -157,7 +161,8 @@ def make_pool(builder, spec, neurons, biases):
     pool_of = np.tile(owner, B) + np.repeat(np.arange(B) * n_pool, len(owner))
     neurons.win_out = b2.linked_var(group, "win", index=pool_of)
     neurons.err_out = b2.linked_var(group, "err", index=pool_of)
-    builder.add_runner(eq.code("pooling.eqs", "pooled_error"), neurons, "pooled_error", "error")
+    if builder.plastic:
+        builder.add_runner(eq.code("pooling.eqs", "pooled_error"), neurons, "pooled_error", "error")
     return group
 
 

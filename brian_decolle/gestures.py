@@ -76,20 +76,26 @@ def preset(name: str = "cpu") -> GestureStudy:
     return GestureStudy(network=network, schedule=schedule, data=GestureData(), preset=name)
 
 
-def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
-        report=None) -> dict:
-    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
-    report = report or progress.say
+def make_source(study: GestureStudy, download: bool = False) -> tuple[GestureSamples, str, bool]:
+    """The study's samples, a description of the data, and whether they are the SYNTHETIC stand-in."""
     net, data, prep = study.network, study.data, study.preprocessing()
     train = GestureFrames(data.data_dir, "train", prep, seed=net.seed, download=download)
     test = GestureFrames(data.data_dir, "test", prep, seed=net.seed, download=download)
     synthetic = is_synthetic(data.data_dir)
     described = (f"{'SYNTHETIC stand-in for ' if synthetic else ''}DVS Gesture in {Path(data.data_dir).resolve()}: "
                  f"{len(train)} train / {len(test)} test recordings, {prep.frames} frames")
+    return GestureSamples(train, test, data.n_test, data.validation_users), described, synthetic
+
+
+def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
+        report=None) -> dict:
+    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
+    report = report or progress.say
+    net = study.network
+    source, described, synthetic = make_source(study, download=download)
     results.write_config(out_dir, "dvs_gesture", study, target=target, data=described, synthetic=synthetic)
     report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()
-    source = GestureSamples(train, test, data.n_test, data.validation_users)
     history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
     task = ("SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic
             else "DVS Gesture (paper Sec. 4.3)")

@@ -71,17 +71,24 @@ def preset(name: str = "paper") -> MnistStudy:
     return MnistStudy(network=network, schedule=schedule, data=MnistData(), preset=name)
 
 
+def make_source(study: MnistStudy) -> tuple[PoissonDigits, str, bool]:
+    """The study's samples, a description of the data, and whether they are synthetic (never)."""
+    net, data = study.network, study.data
+    split = load_split(data.mnist_dir, data.n_train, data.n_test, seed=net.seed)
+    source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms, n_validation=data.n_validation)
+    return source, split.source, False
+
+
 def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, report=None) -> dict:
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress.say
-    net, data = study.network, study.data
-    split = load_split(data.mnist_dir, data.n_train, data.n_test, seed=net.seed)
-    results.write_config(out_dir, "mnist", study, target=target, data=split.source, synthetic=False)
-    report(f"Poisson MNIST, {study.preset} network, {split.source}")
+    net = study.network
+    source, described, _ = make_source(study)
+    results.write_config(out_dir, "mnist", study, target=target, data=described, synthetic=False)
+    report(f"Poisson MNIST, {study.preset} network, {described}")
     start = time.perf_counter()
-    source = PoissonDigits(split, data.max_rate_hz, net.seed, dt_ms=net.dt_ms, n_validation=data.n_validation)
     history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
-    return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=split.source,
+    return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=described,
                                         synthetic=False, target=target, wall_time_s=time.perf_counter() - start,
                                         n_classes=N_CLASSES, paper_accuracy=PAPER_ACCURACY)
 

@@ -76,6 +76,7 @@ class DecolleNetwork:
     monitors: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)          # (owner, variable) -> values for the next run
     steps_done: int = 0
+    plastic: bool = True                                 # False: built without the rule's code (testing)
 
     # ---- the one place where settings become parameter values -------------------------
     def parameter_values(self, *, learn: bool = True, lr: float | None = None, dropout: bool | None = None,
@@ -90,6 +91,9 @@ class DecolleNetwork:
         (owner: the TimedArray, variable None); on runtime they are given to build_network.
         Values waiting from ``set_weights`` come last. Each (owner, variable) appears once.
         """
+        if learn and not self.plastic:
+            raise ConfigError("learn=True: this network was built for testing only (plastic=False); run it with "
+                              "learn=False or build it with plastic=True")
         dropout = learn if dropout is None else dropout
         values = {}
 
@@ -347,13 +351,15 @@ def check_sample_starts(starts, n_steps) -> np.ndarray:
 def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sample_starts=None, record_state=(),
                   record_readout=("y", "yhat", "loss"), record_synapses=(), record_kernels=(), record_prepool=(),
                   record_spikes=False, record_neurons=True, statistics=False, count_operations=False,
-                  name="decolle") -> DecolleNetwork:
+                  plastic=True, name="decolle") -> DecolleNetwork:
     """Build the network for one input sequence (one sample, or many samples back to back).
 
     spikes:  (n_steps, batch * n_inputs) array of event counts (usually 0/1), the input spike trains;
              replica b owns columns b*n_inputs .. (b+1)*n_inputs - 1, and an
              image input is flattened as (channel, row, column).
     targets: one (n_steps, batch * readout_size) array per layer, the pseudo-targets.
+    plastic: False builds a network for testing only: the forward pass and readouts without the
+        rule's code (errors, kernel gradients, updates), to be run with learn=False.
     sample_steps: if given, the sequence is a concatenation of samples of this
         many steps; every sample starts from rest and has its own burn-in.
     sample_starts: instead of sample_steps, samples of any lengths: (n_steps,)
@@ -399,9 +405,12 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         raise ConfigError("record_synapses needs dense layers and batch=1; record shared kernels with "
                           "record_kernels")
 
-    builder = Builder(cfg, name, sample_starts, statistics=statistics)
+    if not plastic and (cfg.learning != "dense" or record_synapses or record_kernels or count_operations):
+        raise ConfigError("plastic=False (a network for testing only) needs learning='dense' and records no "
+                          "synapses, kernels or operation counts")
+    builder = Builder(cfg, name, sample_starts, statistics=statistics, plastic=plastic)
     dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.make_inputs(spikes),
-                        learned=builder.learned, initial_values=builder.initial_values)
+                        learned=builder.learned, initial_values=builder.initial_values, plastic=plastic)
     pre = dn.inputs
     for spec, target in zip(cfg.layers, targets):
         layer = make_shared_layer(builder, spec, pre) if spec.shared else builder.make_dense_layer(spec, pre)

@@ -129,8 +129,8 @@ def write_config(out_dir, study: str, config, *, target, data: str, synthetic: b
     return record
 
 
-def write_summary(out_dir, summary: dict) -> dict:
-    _write_json(Path(out_dir) / "summary.json", summary)
+def write_summary(out_dir, summary: dict, name: str = "summary.json") -> dict:
+    _write_json(Path(out_dir) / name, summary)
     return summary
 
 

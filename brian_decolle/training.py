@@ -357,5 +357,34 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     return history
 
 
+def evaluate(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, state: dict, build_dir, *,
+             target: devices.Target = devices.Target(), n_test: int | None = None,
+             report: Callable[[str], None] | None = None) -> dict:
+    """Test a learned state on the source's test samples without training: on a network built for
+    testing only (no code of the rule), so a test costs the forward pass alone. Returns the accuracy
+    per layer, the predictions and the labels."""
+    report = report or progress.say
+    n_test = source.n_test if n_test is None else n_test
+    check_count("n_test", n_test)
+    if n_test > source.n_test:
+        raise ConfigError(f"n_test={n_test} must lie in 1..{source.n_test}, the test samples the data hold")
+    cfg = dataclasses.replace(cfg, learning="dense")   # nothing learns here; the forward pass is the same
+    with progress.building("a network for testing only (no plasticity)", target.device, report):
+        clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
+                               target=target.with_build_dir(build_dir), n_raster=schedule.n_raster, plastic=False)
+    runs = _Runs(clf, schedule, source)
+    missing = sorted(set(clf.initial_state()) - set(state))
+    if missing:
+        raise ConfigError(f"the learned state lacks {', '.join(missing)}: it is not of this network")
+    start = time.perf_counter()
+    with progress.bar(n_test, "test (no plasticity)") as shown:
+        predictions, labels, _, _ = runs.test(n_test, state, seed=cfg.seed, bar=shown)
+    accuracy = (predictions == labels).mean(axis=1)
+    report(f"test ({n_test} samples): accuracy per layer {_fmt(accuracy)}")
+    return {"n_test": n_test, "accuracy_per_layer": accuracy.tolist(),
+            "error_per_layer": (1 - accuracy).tolist(), "test_time_s": round(time.perf_counter() - start, 1),
+            "predictions": predictions, "labels": labels}
+
+
 def _fmt(acc) -> str:
     return " ".join(f"{a:.3f}" for a in acc)

@@ -1,6 +1,7 @@
 """The installed `brian-decolle` command: sub-commands, provenance in config.json, a re-run from
 config.json that repeats the result, and figures drawn again from an output folder."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ SMALL = ["--device", "runtime", "--codegen", "numpy", "--epochs", "2", "--layer-
 
 def _run(*argv, **kwargs):
     return subprocess.run([str(COMMAND), *map(str, argv)], capture_output=True, text=True, timeout=600,
-                          env={"MPLBACKEND": "Agg", "PATH": str(COMMAND.parent)}, **kwargs)
+                          env={**os.environ, "MPLBACKEND": "Agg"}, **kwargs)
 
 
 def test_the_console_script_lists_its_commands_and_version():
@@ -72,3 +73,40 @@ def test_config_json_reruns_the_same_experiment_and_figures_redraw(tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert sorted(p.name for p in (tmp_path / "first").glob("*.png")) == \
         ["learning_curves.png", "raster.png", "readouts.png", "states.png"]
+
+
+MNIST_TINY = ["--network", "small", "--device", "runtime", "--codegen", "numpy", "--n-train", "20", "--n-test", "10",
+              "--n-validation", "0", "--train-samples", "4", "--eval-every", "100", "--eval-samples", "2",
+              "--train-ms", "60", "--test-ms", "80", "--burnin-ms", "10", "--init", "uniform"]
+
+
+def test_evaluate_repeats_the_final_test_without_plasticity(tmp_path):
+    out = tmp_path / "mnist"
+    trained = _run("mnist", *MNIST_TINY, "--out", out)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    final = json.loads((out / "summary.json").read_text())["final_test"]
+
+    tested = _run("evaluate", out, "--device", "runtime", "--codegen", "numpy")
+    assert tested.returncode == 0, tested.stderr[-2000:]
+    assert "network for testing only (no plasticity)" in tested.stdout + tested.stderr
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    # the same learned weights on the same test samples: the same accuracy as the run's own final test
+    assert evaluation["n_test"] == final["n_test"] == 10
+    assert evaluation["accuracy_per_layer"] == final["accuracy_per_layer"]
+    import numpy as np
+    with np.load(out / "predictions.npz") as run, np.load(out / "evaluation.npz") as again:
+        np.testing.assert_array_equal(run["predictions"], again["predictions"])
+
+    assert "already holds evaluation.json" in _run("evaluate", out, "--device", "runtime", "--codegen", "numpy").stderr
+    part = _run("evaluate", out, "--device", "runtime", "--codegen", "numpy", "--state", "checkpoint", "--n-test", "4", "--overwrite")
+    assert part.returncode == 0, part.stderr[-2000:]
+    assert json.loads((out / "evaluation.json").read_text())["n_test"] == 4
+    too_many = _run("evaluate", out, "--device", "runtime", "--codegen", "numpy", "--n-test", "11", "--overwrite")
+    assert too_many.returncode == 2 and "n_test=11 must lie in 1..10" in too_many.stderr
+
+
+def test_evaluate_refuses_folders_it_cannot_test(tmp_path):
+    empty = _run("evaluate", tmp_path)
+    assert empty.returncode == 2 and "is not a readable config.json" in empty.stderr
+    (tmp_path / "config.json").write_text(json.dumps({"study": "regression"}))
+    assert "evaluate tests classification runs" in _run("evaluate", tmp_path).stderr
