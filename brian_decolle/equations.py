@@ -22,10 +22,16 @@ def _equations_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "equations"
 
 
-@functools.cache
 def sections(filename: str) -> dict[str, str]:
-    """All sections of one equations file, by name, with their raw text."""
-    text = (_equations_dir() / filename).read_text()
+    """All sections of one equations file, by name, with their raw text. ``filename`` is a name in
+    equations/ or a path (a user's own file: an edit is read at the next build of the session)."""
+    path = _equations_dir() / filename
+    return _sections(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _sections(path: Path, mtime_ns: int) -> dict[str, str]:
+    text = path.read_text()
     found: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():

@@ -201,7 +201,8 @@ class DecolleNetwork:
         if spec.bias:
             out["b"] = np.array(getattr(*self.learned[f"layer{layer}_b"])[:])
         n, k = spec.n_outputs, spec.readout_size
-        out["g"] = np.array(part.readout_synapses.g[:])[:n * k].reshape(n, k).T
+        # the output layer's readout is its own u, one connection per unit: g is the identity
+        out["g"] = np.eye(k) if spec.is_output else np.array(part.readout_synapses.g[:])[:n * k].reshape(n, k).T
         out["c"] = np.array(part.readout.c[:])[:k]
         return out
 
@@ -216,6 +217,9 @@ class DecolleNetwork:
         given = {"w": w, "b": b, "g": g, "c": c}
         if b is not None and not spec.bias:
             raise ConfigError(f"set_weights: layer {layer} has no bias (bias=False)")
+        if spec.is_output and (g is not None or c is not None):
+            raise ConfigError(f"set_weights: layer {layer} is the output layer, whose readout is its own u "
+                              "(g the identity, c = 0); give only w and b")
         for name, value in given.items():
             if value is None:
                 continue

@@ -88,3 +88,15 @@ def test_a_max_pool_needs_the_spike_trace_section(tmp_path):
     NetworkConfig(**conv, conv_layers=(ConvLayer(2, kernel=3, pool=1),))
     with pytest.raises(ConfigError, match=r"lacks section\(s\) spike_trace.*with a max-pool"):
         NetworkConfig(**conv, conv_layers=(ConvLayer(2, kernel=3, pool=2),))
+
+
+def test_an_edited_equations_file_is_read_again(tmp_path):
+    import os
+
+    from brian_decolle import equations
+    path = tmp_path / "mine.eqs"
+    path.write_text("### model\nu = isyn : 1\n")
+    assert equations.sections(str(path))["model"] == "u = isyn : 1\n"
+    path.write_text("### model\nu = isyn + b : 1\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a later edit, surely
+    assert equations.sections(str(path))["model"] == "u = isyn + b : 1\n"

@@ -322,3 +322,14 @@ def test_record_kernels_of_a_dense_layer_of_its_own_is_refused(rng):
     dn.run()
     with pytest.raises(ConfigError, match="'w' of kernel 1 was not recorded"):
         dn.kernel_trace(1, "w")
+
+
+def test_output_layer_readout_is_the_identity(rng):
+    cfg = NetworkConfig(n_inputs=6, layer_sizes=(5, 3), readout_sizes=3, output_layer=True)
+    dn = build_network(cfg, np.zeros((4, 6)), [np.zeros((4, 3))] * 2)
+    got = dn.get_weights(2)
+    np.testing.assert_array_equal(got["g"], np.eye(3))
+    np.testing.assert_array_equal(got["c"], np.zeros(3))
+    assert got["w"].shape == (3, 5)
+    with pytest.raises(ConfigError, match="output layer, whose readout is its own u"):
+        dn.set_weights(2, g=np.eye(3))
