@@ -3,6 +3,7 @@
     python benchmarks/classification.py mnist small --repeats 3
     python benchmarks/classification.py dvs cpu --device cpp_standalone --precision float32
     /usr/bin/time -v python benchmarks/classification.py dvs paper --repeats 1 --runs train
+    python benchmarks/classification.py dvs cpu --runs test --test-only   # a build without the rule's code
 
 Inputs are random Poisson spikes at the study's input size (the time of a run does not depend on
 what the input shows, only on how many spikes it holds: --rate sets their rate); learning is on in
@@ -39,7 +40,11 @@ def main():
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
     parser.add_argument("--runs", choices=("train", "test", "both"), default="both",
                         help="which runs to time (train alone: build + training, e.g. for peak memory)")
+    parser.add_argument("--test-only", action="store_true",
+                        help="build the network for testing only (no plasticity code; implies --runs test)")
     args = parser.parse_args()
+    if args.test_only:
+        args.runs = "test"
     cfg, schedule = network(args.task, args.network, args.batch)
     steps = schedule.steps(cfg).test
     windows = schedule.windows(cfg)
@@ -47,7 +52,7 @@ def main():
     with tempfile.TemporaryDirectory() as build:
         start = time.perf_counter()
         target = Target(args.device, build, precision=args.precision, threads=args.threads)
-        clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, target=target)
+        clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, target=target, plastic=not args.test_only)
         build_s = time.perf_counter() - start
         state = clf.initial_state()
         times = {"train": [], "test": []}
@@ -69,7 +74,7 @@ def main():
         "task": args.task, "network": args.network, "device": args.device, "batch": cfg.batch,
         "layer_shapes": [spec.output_shape for spec in cfg.layers], "forward_connections_per_replica_upper_bound": n_connections,
         "run_steps": steps, "build_s": round(build_s, 1),
-        "precision": args.precision, "threads": args.threads, "repeats": args.repeats,
+        "precision": args.precision, "threads": args.threads, "repeats": args.repeats, "test_only": args.test_only,
     }
     if times["train"]:
         result.update(train_run_s_median=round(statistics.median(times["train"]), 3),

@@ -34,21 +34,25 @@ class ConfigError(ValueError):
 
 
 def check_choice(name: str, value, allowed) -> None:
+    """One of the allowed values."""
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
 
 
 def check_positive(name: str, value) -> None:
+    """A finite number > 0."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name}={value!r} must be a positive number")
 
 
 def check_non_negative(name: str, value) -> None:
+    """A finite number >= 0."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name}={value!r} must be a number >= 0")
 
 
 def check_decay(name: str, value) -> None:
+    """A decay per step, exp(-dt/tau): in (0, 1)."""
     if not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"{name}={value!r} must lie in (0, 1): it is exp(-dt/tau) for a positive tau")
 
@@ -60,6 +64,7 @@ def check_index(name: str, value) -> None:
 
 
 def check_count(name: str, value) -> None:
+    """An integer >= 1 (a size, a number of samples)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} must be a positive integer")
 
@@ -339,6 +344,7 @@ class NetworkConfig:
         return int(round(duration_ms / self.dt_ms))
 
     def to_dict(self) -> dict:
+        """The fields as plain values (JSON), for checkpoints and records."""
         values = dataclasses.asdict(self)
         values.pop("layers")  # derived, rebuilt by from_dict
         return values
@@ -441,5 +447,6 @@ def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tup
 
 
 def check_bool(name: str, value) -> None:
+    """True or False."""
     if not isinstance(value, bool):
         raise ConfigError(f"{name}={value!r} must be True or False")
