@@ -338,8 +338,8 @@ def raster(run) -> Figure:
     sample (paper Fig. 4), labelled by unit index."""
     sample, spikes, units, t, t_label = _layer1(run, "layer1_spikes", "layer1_units")
     fig, ax = _figure(figsize=(8, 0.22 * spikes.shape[1] + 2))
-    for row in range(spikes.shape[1]):
-        ax.vlines(t[spikes[:, row] > 0], row + 0.6, row + 1.4, color="k", lw=0.8)
+    ax.eventplot([t[spikes[:, row] > 0] for row in range(spikes.shape[1])], lineoffsets=np.arange(1, spikes.shape[1] + 1),
+                 linelengths=0.8, colors="k", linewidths=0.8)
     counts = spikes.sum(axis=0)
     ax.set_yticks(range(1, spikes.shape[1] + 1), [f"{u} ({n:g})" for u, n in zip(units, counts)], fontsize=6)
     ax.set(ylim=(0.4, spikes.shape[1] + 0.6), xlim=(0, len(spikes) * (run.network.get("dt_ms") or 1)),

@@ -74,8 +74,10 @@ def _time(run, n_steps):
 
 
 def _raster(ax, run, spikes, color="k"):
-    steps, units = np.nonzero(spikes)
-    ax.scatter(steps * run.dt_ms, units, s=1, marker="|", c=color, linewidths=0.5)
+    """One row of spike times per unit (matplotlib's event plot)."""
+    t = _time(run, len(spikes))
+    ax.eventplot([t[spikes[:, unit] > 0] for unit in range(spikes.shape[1])], colors=color, linewidths=0.5,
+                 linelengths=0.8)
     ax.set_xlim(0, len(spikes) * run.dt_ms)
 
 
