@@ -30,7 +30,7 @@ def main():
     prep = GesturePreprocessing()
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synthetic_gestures(Path(tmp) / "synthetic", events_per_second=args.events_per_second,
-                                        train_users=range(1, 6), test_users=range(24, 26))
+                                        train_users=range(1, 6), test_users=range(24, 29))
         start = time.perf_counter()
         ours = GestureFrames(root, "train", prep, cache_dir=Path(tmp) / "ours")
         ours_s = time.perf_counter() - start
