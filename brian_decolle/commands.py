@@ -3,6 +3,7 @@
     brian-decolle regression [options]      paper Sec. 4.1, Fig. 1
     brian-decolle mnist [options]           paper Sec. 4.2 (Poisson MNIST)
     brian-decolle dvs-gesture [options]     paper Sec. 4.3 (DVS Gesture, needs the [dvs] extra)
+    brian-decolle events [options]          any event dataset: your own folder or a tonic dataset ([dvs])
     brian-decolle figures OUT [OUT ...]     the figures of any study's output folder
     brian-decolle evaluate OUT [options]    test a classification run's learned weights, without training
 
@@ -18,19 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, gestures, mnist, regression, results
+from . import cli, devices, events, gestures, mnist, regression, results
 from .config import ConfigError
 from .training import CHECKPOINT, evaluate, read_checkpoint
 
 #: sub-command -> the study it runs
-STUDIES = {"regression": regression.STUDY, "mnist": mnist.STUDY, "dvs-gesture": gestures.STUDY}
+STUDIES = {"regression": regression.STUDY, "mnist": mnist.STUDY, "dvs-gesture": gestures.STUDY,
+           "events": events.STUDY}
 SUMMARY = {"regression": "regression with a frozen Poisson input (paper Sec. 4.1, Fig. 1)",
            "mnist": "Poisson MNIST (paper Sec. 4.2)",
            "dvs-gesture": "DVS Gesture (paper Sec. 4.3, Table 1); --synthetic for the SYNTHETIC stand-in",
+           "events": "any event dataset: a folder of your own recordings or a tonic dataset class",
            "figures": "draw the figures of study output folders: figures OUT [OUT ...]",
            "evaluate": "test the learned weights of a classification run (no training): evaluate OUT"}
 #: the study a config.json names -> its module (make_source) for evaluate
-CLASSIFICATION = {"mnist": mnist, "dvs_gesture": gestures}
+CLASSIFICATION = {"mnist": mnist, "dvs_gesture": gestures, "events": events}
 #: which learned values evaluate tests: the end of training, or the last checkpoint
 STATES = {"learned": "learned.npz", "checkpoint": CHECKPOINT}
 

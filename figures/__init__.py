@@ -24,7 +24,8 @@ from brian_decolle.config import ConfigError
 from . import classification, regression
 
 # the "study" key brian_decolle.results.write_config records -> the module that draws it
-STUDIES = {"regression": regression, "mnist": classification, "dvs_gesture": classification}
+STUDIES = {"regression": regression, "mnist": classification, "dvs_gesture": classification,
+           "events": classification}
 
 
 def study_of(out_dir) -> str:

@@ -3,9 +3,9 @@ import dataclasses
 
 import pytest
 
-from brian_decolle import ConfigError, cli, gestures, mnist, regression
+from brian_decolle import ConfigError, cli, events, gestures, mnist, regression
 
-STUDIES = [regression.STUDY, mnist.STUDY, gestures.STUDY]
+STUDIES = [regression.STUDY, mnist.STUDY, gestures.STUDY, events.STUDY]
 
 
 def _compose(study, *argv):

@@ -61,6 +61,9 @@ BAD_COMMANDS = [
     # data that is not there
     ("mnist", ["--mnist-dir", "/nonexistent/mnist"], "mnist_dir='/nonexistent/mnist' is not a folder"),
     ("dvs-gesture", ["--data-dir", "/nonexistent/dvs"], "DVSGesture"),
+    ("events", ["--data-dir", "/nonexistent/events"], "data_dir='/nonexistent/events' is not a folder"),
+    ("events", ["--tonic-dataset", "FOO"], "tonic_dataset='FOO' is not allowed; choose one of"),
+    ("events", ["--downsample", "0"], "downsample=0 must be a positive integer"),
 ]
 
 

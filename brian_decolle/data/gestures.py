@@ -93,13 +93,18 @@ class GesturePreprocessing:
     dt_ms: float = 1.0                  # frame length
     train_window_ms: float = 500.0      # random window of each training recording
     test_window_ms: float = 1800.0      # first part of each test recording
+    sensor: tuple[int, int, int] = SENSOR   # width, height, polarities of the recordings (tonic's sensor_size)
 
     def __post_init__(self):
         check_choice("frames", self.frames, FRAMES)
         check_count("downsample", self.downsample)
-        if SENSOR[0] % self.downsample:
+        if (not isinstance(self.sensor, (tuple, list)) or len(self.sensor) != 3
+                or not all(isinstance(n, int) and n > 0 for n in self.sensor)):
+            raise ConfigError(f"sensor_size={self.sensor!r} must be (width, height, polarities), positive integers")
+        if self.sensor[0] % self.downsample or self.sensor[1] % self.downsample:
             # powers of two only: tonic pools by multiplying with 1/downsample, exact only for those
-            raise ConfigError(f"downsample={self.downsample!r} must divide {SENSOR[0]} (1, 2, 4, 8, ...)")
+            raise ConfigError(f"downsample={self.downsample!r} must divide the sensor's width and height "
+                              f"{self.sensor[:2]} (1, 2, 4, 8, ...)")
         check_positive("dt_ms", self.dt_ms)
         for name in ("train_window_ms", "test_window_ms"):
             check_positive(name, getattr(self, name))
@@ -109,8 +114,8 @@ class GesturePreprocessing:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of one frame."""
-        side = SENSOR[0] // self.downsample
-        return SENSOR[2], side, side
+        width, height, polarities = self.sensor
+        return polarities, height // self.downsample, width // self.downsample
 
     def n_steps(self, split: str) -> int:
         check_choice("split", split, SPLITS)
@@ -130,36 +135,25 @@ def random_window_start(n_frames: int, n_steps: int, rng: np.random.Generator | 
     return int(rng.integers(0, max(int(n_frames) - n_steps, 0) + 1))
 
 
-class GestureFrames:
-    """One split of DVS Gesture (real or synthetic) as frames, (n_steps, 2, 32, 32) float32.
+class EventFrames:
+    """One split of an event dataset as frames, (n_steps, polarities, H, W) float32, cut from a
+    sparse on-disk cache of every recording's frames.
 
     ``ds[i]`` is ``(frames, label)``: for 'train' a window starting at a random
     frame drawn from this object's seeded generator (so the same seed gives the
     same sequence of windows), for 'test' the window starting at the first event.
     A window running past the end of a recording is zero-padded, as
     torchneuromorphic does, so that every sample has exactly n_steps frames.
-    Samples are ordered by (user, lighting, label), not by tonic's os.walk order.
+    Subclasses find the recordings (files, labels, a tonic-like dataset) and call ``_load``.
     """
 
-    def __init__(self, data_dir: str | os.PathLike, split: str = "train",
-                 prep: GesturePreprocessing | None = None, *,
-                 cache_dir: str | os.PathLike | None = None, seed: int = 0, download: bool = False):
-        self.prep = prep if prep is not None else GesturePreprocessing()
-        self.split = split
-        self.data_dir = Path(data_dir)
-        self.n_steps = self.prep.n_steps(split)
-        if not download:  # tonic downloads by itself whenever a split looks missing
-            check_data_dir(self.data_dir, split)
-        dataset = _tonic_dataset(self.data_dir, split, self.prep)
-        # os.walk order depends on the file system; sort for repeatable sample indices
-        order = sorted(range(len(dataset.data)),
-                       key=lambda i: (dataset.users[i], dataset.lighting[i], dataset.targets[i]))
-        location = Path(dataset.location_on_system)
-        self.files = tuple(str(Path(dataset.data[i]).relative_to(location)) for i in order)
-        self.labels = np.array([dataset.targets[i] for i in order], dtype=np.int64)
-        self.users = np.array([dataset.users[i] for i in order], dtype=np.int64)
-        cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
-        self.cache_path = cache_dir / f"{split}_{_cache_key(location, self.files, self.prep)}.npz"
+    n_classes: int
+
+    def _load(self, dataset, order: Sequence[int], location: Path, files: tuple, labels: np.ndarray,
+              cache_dir: Path, seed: int) -> None:
+        """Bin the recordings once (``dataset[i]`` gives frames), or read them from the cache."""
+        self.files, self.labels = files, labels
+        self.cache_path = cache_dir / f"{self.split}_{_cache_key(location, self.files, self.prep)}.npz"
         self.from_cache = self.cache_path.is_file()
         if not self.from_cache:
             _write_cache(self.cache_path, dataset, order, self.files, self.labels)
@@ -170,6 +164,10 @@ class GestureFrames:
             self._frame, self._pixel, self._count = cache["frame"], cache["pixel"], cache["count"]
             self._offsets, self.n_frames = cache["offsets"], cache["n_frames"]
         self.rng = np.random.default_rng(seed)
+
+    def held_out(self, n: int) -> np.ndarray:
+        """A mask of the recordings held out for validation (n of whatever unit the dataset groups by)."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -211,21 +209,65 @@ class GestureFrames:
         return frames, self.labels[indices]
 
 
-def _tonic_dataset(data_dir: Path, split: str, prep: GesturePreprocessing):
+
+class GestureFrames(EventFrames):
+    """One split of DVS Gesture (real or synthetic) as frames, (n_steps, 2, 32, 32) float32.
+    Samples are ordered by (user, lighting, label), not by tonic's os.walk order."""
+
+    n_classes = N_CLASSES
+
+    def __init__(self, data_dir: str | os.PathLike, split: str = "train",
+                 prep: GesturePreprocessing | None = None, *,
+                 cache_dir: str | os.PathLike | None = None, seed: int = 0, download: bool = False):
+        self.prep = prep if prep is not None else GesturePreprocessing()
+        self.split = split
+        self.data_dir = Path(data_dir)
+        self.n_steps = self.prep.n_steps(split)
+        if not download:  # tonic downloads by itself whenever a split looks missing
+            check_data_dir(self.data_dir, split)
+        dataset = _tonic_dataset(self.data_dir, split, self.prep)
+        # os.walk order depends on the file system; sort for repeatable sample indices
+        order = sorted(range(len(dataset.data)),
+                       key=lambda i: (dataset.users[i], dataset.lighting[i], dataset.targets[i]))
+        location = Path(dataset.location_on_system)
+        files = tuple(str(Path(dataset.data[i]).relative_to(location)) for i in order)
+        labels = np.array([dataset.targets[i] for i in order], dtype=np.int64)
+        self.users = np.array([dataset.users[i] for i in order], dtype=np.int64)
+        cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
+        self._load(dataset, order, location, files, labels, cache_dir, seed)
+
+    def held_out(self, n: int) -> np.ndarray:
+        """The recordings of the last n training users."""
+        users = np.unique(self.users)
+        return np.isin(self.users, users[len(users) - n:])
+
+
+def import_tonic():
+    """tonic, or a ConfigError naming the extra that installs it."""
     try:
         import tonic
     except ImportError as err:  # tonic (and its audio side: numba, librosa) is an extra, not the core
-        raise ConfigError("the DVS Gesture data are read by tonic, which is not installed: "
+        raise ConfigError("event data are read by tonic, which is not installed: "
                           "pip install 'brian-decolle[dvs]'") from err
-    _, height, width = prep.shape
+    return tonic
+
+
+def frame_transform(prep: GesturePreprocessing):
+    """tonic's pooling and binning of one recording's events into frames (polarities, H, W) per dt_ms."""
+    tonic = import_tonic()
+    polarities, height, width = prep.shape
     # include_incomplete keeps a last, partial frame (dt_ms > 1). Windows are half-open and start at the
     # first event, so with tonic's whole-ms stamps the events of the very last ms still fall out.
-    transform = tonic.transforms.Compose([
+    return tonic.transforms.Compose([
         tonic.transforms.Downsample(spatial_factor=1 / prep.downsample),
-        tonic.transforms.ToFrame(sensor_size=(width, height, SENSOR[2]), time_window=prep.dt_ms * 1000,
+        tonic.transforms.ToFrame(sensor_size=(width, height, polarities), time_window=prep.dt_ms * 1000,
                                  include_incomplete=True),
     ])
-    return tonic.datasets.DVSGesture(save_to=str(data_dir), train=split == "train", transform=transform)
+
+
+def _tonic_dataset(data_dir: Path, split: str, prep: GesturePreprocessing):
+    transform = frame_transform(prep)
+    return import_tonic().datasets.DVSGesture(save_to=str(data_dir), train=split == "train", transform=transform)
 
 
 def _cache_key(location: Path, files: Sequence[str], prep: GesturePreprocessing) -> str:
@@ -258,19 +300,19 @@ def _write_cache(path: Path, dataset, order: Sequence[int], files: Sequence[str]
 
 class GestureSamples:
     """Training windows at seeded random starts, validation and test sequences from their start
-    (a SampleSource). The validation recordings are those of the last ``validation_users``
-    training users: settings are chosen on them, the test set is used once."""
+    (a SampleSource) of any EventFrames. The validation recordings are those the training frames
+    hold out (DVS Gesture: the last ``validation_users`` training users): settings are chosen on
+    them, the test set is used once."""
 
-    n_classes = N_CLASSES
-
-    def __init__(self, train: GestureFrames, test: GestureFrames, n_test: int | None = None,
-                 validation_users: int = 0):
-        users = np.unique(train.users)
+    def __init__(self, train: EventFrames, test: EventFrames, n_test: int | None = None,
+                 validation_users: int = 0, name: str = "validation_users"):
+        groups = len(np.unique(train.users))
         if not isinstance(validation_users, int) or isinstance(validation_users, bool) \
-                or not 0 <= validation_users < len(users):
-            raise ConfigError(f"validation_users={validation_users!r} must be an integer in [0, {len(users)}): "
-                              f"the {len(users)} training users must keep at least one")
-        held_out = np.isin(train.users, users[len(users) - validation_users:])
+                or not 0 <= validation_users < groups:
+            raise ConfigError(f"{name}={validation_users!r} must be an integer in [0, {groups}): "
+                              f"the {groups} training groups must keep at least one")
+        held_out = train.held_out(validation_users)
+        self.n_classes = train.n_classes
         self.train, self.test = train, test
         self.train_recordings = np.nonzero(~held_out)[0]
         # spread over users and classes: the recordings are sorted by (user, lighting, label)
