@@ -14,15 +14,8 @@ import numpy as np
 
 from . import cli, devices, progress, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count
-from .data.gestures import (
-    N_CLASSES,
-    SPLITS,
-    GestureFrames,
-    GesturePreprocessing,
-    GestureSamples,
-    check_data_dir,
-    is_synthetic,
-)
+from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
+                            is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures
 from .training import ClassificationStudy, Schedule, train_and_test
 

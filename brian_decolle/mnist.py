@@ -11,17 +11,8 @@ from dataclasses import dataclass
 
 from . import cli, devices, progress, results
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
-from .data.mnist import (
-    IMAGE_SHAPE,
-    MAX_RATE_HZ,
-    N_CLASSES,
-    PRESENTATION_MS,
-    TEST_PRESENTATION_MS,
-    PoissonDigits,
-    check_bundled_split,
-    check_mnist_dir,
-    load_split,
-)
+from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
+                         check_bundled_split, check_mnist_dir, load_split)
 from .training import ClassificationStudy, Schedule, train_and_test
 
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2

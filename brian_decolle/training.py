@@ -35,13 +35,7 @@ import numpy as np
 
 from . import devices, progress
 from .classifier import OnlineClassifier, SampleSource, votes
-from .config import (
-    ConfigError,
-    NetworkConfig,
-    check_choice,
-    check_count,
-    check_positive,
-)
+from .config import ConfigError, NetworkConfig, check_choice, check_count, check_positive
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 

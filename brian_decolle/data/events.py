@@ -25,13 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError, check_choice
-from .gestures import (
-    SPLITS,
-    EventFrames,
-    GesturePreprocessing,
-    frame_transform,
-    import_tonic,
-)
+from .gestures import SPLITS, EventFrames, GesturePreprocessing, frame_transform, import_tonic
 
 LAYOUT = ("ROOT/dataset.json  {\"sensor_size\": [width, height, polarities], \"classes\": [names]}; "
           "ROOT/train/<class>/*.npy and ROOT/test/<class>/*.npy: one recording each, fields or columns "
