@@ -100,6 +100,12 @@ def test_output_that_is_a_file_or_inside_one_is_refused(tmp_path, capsys):
     assert path.read_text() == "keep me"
 
 
+def test_output_that_cannot_be_written_is_refused(tmp_path, capsys, monkeypatch):
+    # (the tests may run as root, for whom every folder is writable: the permission check is asked)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert "cannot be written here" in _refusal(["regression", "--out", str(tmp_path / "new" / "out")], capsys)
+
+
 def test_existing_results_are_never_replaced_silently(tmp_path, capsys):
     out = tmp_path / "done"
     out.mkdir()
