@@ -1,12 +1,14 @@
 """What a long run tells its user while it runs: bars with rate and ETA, and how long a build takes.
 
-Bars are tqdm's, on stderr; tqdm leaves them out when stderr is not a terminal (a log file), so the
-one-line reports (:func:`say`, printed above any bar) are what a log keeps. A report is any callable
-taking one line; the studies pass :func:`say` unless the caller gives its own.
+Bars are tqdm's, on stderr. Into a log file (stderr not a terminal) a bar is written every
+LOG_INTERVAL_S seconds, so that a long test is never silent there either. The one-line reports
+(:func:`say`, printed above any bar) give the rest. A report is any callable taking one line; the
+studies pass :func:`say` unless the caller gives its own.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 from tqdm.auto import tqdm
@@ -24,10 +26,18 @@ def say(line: str) -> None:
     tqdm.write(line)
 
 
-def bar(total: int, desc: str, unit: str = "sample", initial: int = 0, disable: bool | None = None) -> tqdm:
-    """A progress bar with rate and ETA over ``total`` units (None for ``disable``: only on a terminal)."""
+#: seconds between two writes of a bar into a log file
+LOG_INTERVAL_S = 30.0
+
+
+def _interval() -> float:
+    return 0.1 if sys.stderr.isatty() else LOG_INTERVAL_S
+
+
+def bar(total: int, desc: str, unit: str = "sample", initial: int = 0, disable: bool = False) -> tqdm:
+    """A progress bar with rate and ETA over ``total`` units."""
     return tqdm(total=total, desc=desc, unit=unit, initial=initial, disable=disable, dynamic_ncols=True,
-                smoothing=0.1)
+                smoothing=0.1, mininterval=_interval())
 
 
 @contextlib.contextmanager
@@ -49,6 +59,7 @@ def simulation_report(device: str, desc: str = "simulating"):
     def update(elapsed, completed, start, duration):
         if state["bar"] is None:   # a new bar for each run of the network
             state["bar"] = tqdm(total=100, desc=f"{desc} ({float(duration):g} s simulated)", dynamic_ncols=True,
+                                mininterval=_interval(),
                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
         shown = state["bar"]
         shown.update(round(100 * float(completed)) - shown.n)
