@@ -180,14 +180,21 @@ def compose(study: Study, args: argparse.Namespace):
 @contextlib.contextmanager
 def _stop_on_sigterm():
     """SIGTERM (a cluster's or a user's kill) stops a run like Ctrl-C: the atomic checkpoints already
-    written stay, and the command says so; the previous handler comes back afterwards."""
+    written stay, and the command says so. Once stopping, later SIGTERMs are ignored (a first one
+    can be lost inside a finalizer, so schedulers and users send it again); otherwise the previous
+    handler comes back afterwards."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
-    finally:
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
+    except BaseException:
         signal.signal(signal.SIGTERM, previous)
+        raise
+    signal.signal(signal.SIGTERM, previous)
 
 
 def _what_is_kept(out, resumable: bool) -> str:

@@ -219,8 +219,8 @@ def test_sigterm_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path):
         time.sleep(0.2)
     run.send_signal(signal.SIGTERM)
     _, stderr = run.communicate(timeout=600)
-    if run.returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
+    if run.returncode == 0:   # the signal landed in a Brian2 finalizer, where Python ignores exceptions
+        pytest.skip("the signal was lost and the run finished (known limitation, see cli._stop_on_sigterm)")
     assert run.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
     _, history = read_checkpoint(out / "checkpoint.npz")
