@@ -105,10 +105,9 @@ def run(study: EventStudy, out_dir, *, target: devices.Target = devices.Target()
     """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
     report = report or progress.say
     data = study.data
-    probe = study.preprocessing(sensor_of(data.data_dir, data.tonic_dataset))
-    train = FolderFrames(data.data_dir, "train", probe, tonic_name=data.tonic_dataset, download=download)
-    study = adapted(study, probe.sensor, train.n_classes)
+    # (the frames depend on the data and dt only, not on the network they are adapted to)
     source, described, synthetic = make_source(study, download=download)
+    study = adapted(study, sensor_of(data.data_dir, data.tonic_dataset), source.n_classes)
     results.write_config(out_dir, "events", study, target=target, data=described, synthetic=synthetic)
     report(f"events, {study.preset} network, {described}")
     start = time.perf_counter()

@@ -115,12 +115,17 @@ class EventFolder:
         return (self.transform(events) if self.transform else events), self.targets[i]
 
 
-def tonic_dataset(name: str, data_dir, split: str, transform=None, download: bool = False):
-    """``tonic.datasets.<name>`` for one split, read from data_dir (downloaded only if asked)."""
+def _tonic_class(name: str) -> type:
+    """The class ``tonic.datasets.<name>``; ConfigError listing the dataset classes tonic has."""
     tonic = import_tonic()
     known = sorted(n for n in dir(tonic.datasets) if n[:1].isupper() and isinstance(getattr(tonic.datasets, n), type))
     check_choice("tonic_dataset", name, known)
-    kind = getattr(tonic.datasets, name)
+    return getattr(tonic.datasets, name)
+
+
+def tonic_dataset(name: str, data_dir, split: str, transform=None, download: bool = False):
+    """``tonic.datasets.<name>`` for one split, read from data_dir (downloaded only if asked)."""
+    kind = _tonic_class(name)
     if not download:   # tonic downloads by itself whenever the data look missing: a subclass refuses
         def refuse(self):
             raise ConfigError(f"tonic_dataset={name!r}: the {split} split is not in data_dir={str(data_dir)!r}; "
@@ -169,10 +174,7 @@ def sensor_of(data_dir, tonic_name: str | None) -> tuple[int, int, int]:
     """The (width, height, polarities) of a folder's dataset.json or of a tonic dataset class."""
     if tonic_name is None:
         return read_layout(data_dir).sensor_size
-    tonic = import_tonic()
-    known = sorted(n for n in dir(tonic.datasets) if n[:1].isupper())
-    check_choice("tonic_dataset", tonic_name, known)
-    sensor = getattr(getattr(tonic.datasets, tonic_name), "sensor_size", None)
+    sensor = getattr(_tonic_class(tonic_name), "sensor_size", None)
     if sensor is None or len(sensor) != 3:
         raise ConfigError(f"tonic_dataset={tonic_name!r} is not an event-camera dataset (sensor_size {sensor!r})")
     return tuple(int(n) for n in sensor)
