@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import brian2 as b2
 import numpy as np
+from brian2.utils.stringtools import word_substitute
 
+from . import derive
 from . import equations as eq
 from .config import LayerSpec, NetworkConfig
 
@@ -26,6 +28,9 @@ SCHEDULE = {
     "dropout": ("end", 0),
     "readout": ("end", 10),
     "readout_error": ("end", 20),
+    "readout_sums": ("end", 21),        # a derived cost's sums over the units of a readout
+    "readout_back_sums": ("end", 22),
+    "readout_delta": ("end", 23),       # (with such sums, the error runs after them)
     "error_events": ("end", 25),        # error-triggered learning: the readout's error events
     "modulation_reset": ("end", 28),    # error-triggered learning: m = 0 before the events arrive
     "modulation": ("end", 30),
@@ -92,6 +97,13 @@ class Builder:
         self.error_triggered = cfg.learning == "error_triggered"
         self.method = "exact" if cfg.dynamics == "continuous" else None
         self.surrogate = eq.expressions("surrogates.eqs", cfg.surrogate)
+        # loss="custom": the three factors derived from the cost and the neuron (derive.py), used where
+        # the hand-written sections of losses.eqs and surrogates.eqs are otherwise
+        self.rule = derive.rule_for(cfg) if cfg.loss == "custom" else None
+        if self.rule is not None:
+            self.surrogate = {**self.surrogate, "dsigma": self.rule.post}
+        self.pre_factor = self.rule.pre if self.rule else "p_pre"
+        self.bias_factor = "err" if self.rule is None or self.rule.bias == "1" else f"err*({self.rule.bias})"
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
                            else ACTIVATIONS[cfg.readout_input])
         # constants in the float type of the state variables (devices.Target.precision), so
@@ -282,7 +294,8 @@ class Builder:
         group = self.make_neurons(spec, self.neuron_model(eq.sections("plasticity.eqs")["bias"],
                                                           self.plasticity_model(spec), self.norm_state("norm_b")), n)
         if spec.bias:  # torch's default bias init, whatever the weight scale
-            self.add_learned(spec, "b", group, "b", uniform(self.rng, 1 / np.sqrt(fan_in), n), "err", "norm_b")
+            self.add_learned(spec, "b", group, "b", uniform(self.rng, 1 / np.sqrt(fan_in), n), self.bias_factor,
+                             "norm_b")
         self.set_schedule(group)
         self.add_error(group, spec)
         # plastic feed-forward synapses, all-to-all with explicit indices so that
@@ -295,7 +308,7 @@ class Builder:
         syn.connect(i=i, j=j)
         self.objects.append(syn)
         self.add_learned(spec, "w", syn, "w", uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
-                         "err_post*p_pre", "norm", lr="lr_post", gate="learning_post",
+                         f"err_post*{self.pre_factor}", "norm", lr="lr_post", gate="learning_post",
                          runner=not self.error_triggered)
         return Layer(spec=spec, output=group, neurons=group, synapses=syn)
 
@@ -303,10 +316,12 @@ class Builder:
         """The layer's fixed random readout; replicas share g and c (block-diagonal connections)."""
         cfg, B = self.cfg, self.cfg.batch
         n, n_out = spec.n_outputs, spec.readout_size
-        loss = eq.expressions("losses.eqs", cfg.loss)
-        events, sections = None, ""
+        rule = self.rule
+        loss = {"loss": rule.loss, "grad": rule.delta} if rule else eq.expressions("losses.eqs", cfg.loss)
+        sums = (rule.sums + rule.back_sums) if rule else ()
+        events, sections = None, "".join(eq.code("readout_sums.eqs", "link", var=name) for name, _ in sums)
         if self.error_triggered:
-            sections = eq.sections("error_events.eqs")["readout"]
+            sections += eq.sections("error_events.eqs")["readout"]
             events = {"error_event": eq.code("error_events.eqs", "error_event")}
         readout = b2.NeuronGroup(
             B * n_out, eq.code("readout.eqs", "model", loss=loss["loss"]) + sections, clock=self.clock,
@@ -316,6 +331,11 @@ class Builder:
         readout.c = 0.0 if spec.is_output else np.tile(uniform(self.rng, bound, n_out), B)
         self.objects.append(readout)
         error = eq.code("readout.eqs", "error", grad=loss["grad"])
+        if sums:  # the target, then the readout-wide sums, then the error
+            self.add_runner(eq.code("readout.eqs", "target"), readout, "readout_error", "target")
+            self.make_readout_sums(readout, n_out)
+        else:
+            error = eq.code("readout.eqs", "target") + error
         model, pathways = eq.sections("readout.eqs")["synapses"], {}
         if self.error_triggered:  # the error goes back as events, not as a summed variable
             readout.theta = cfg.error_threshold
@@ -327,7 +347,7 @@ class Builder:
             model += eq.sections("readout.eqs")["modulation"]
         rsyn = b2.Synapses(output, readout, model, clock=self.clock, name=f"{output.name}_readout_synapses",
                            **pathways)
-        self.add_runner(error, readout, "readout_error", "error")
+        self.add_runner(error, readout, "readout_delta" if sums else "readout_error", "error")
         if spec.is_output:  # y_k = u_k
             rsyn.connect(j="i")
             rsyn.g = 1.0
@@ -343,6 +363,28 @@ class Builder:
             move_summed(rsyn, "m_pre", "modulation")
         self.objects.append(rsyn)
         return readout, rsyn
+
+    def make_readout_sums(self, readout, n_out):
+        """The units holding a derived cost's sums over each readout (one per replica; readout_sums.eqs)."""
+        B, rule = self.cfg.batch, self.rule
+        names = [name for name, _ in rule.sums + rule.back_sums]
+        unit = b2.NeuronGroup(B, "".join(eq.code("readout_sums.eqs", "unit", var=n) for n in names),
+                              clock=self.clock, name=f"{readout.name}_sums")
+        # a unit's terms read its readout's y and yhat, and the second sums read the first ones
+        local = {"y": "y_pre", "yhat": "yhat_pre", **{n: f"{n}_post" for n, _ in rule.sums}}
+        model = "".join(eq.code("readout_sums.eqs", "synapse", var=name, term=word_substitute(term, local))
+                        for name, term in rule.sums + rule.back_sums)
+        syn = b2.Synapses(readout, unit, model, clock=self.clock, name=f"{readout.name}_sums_synapses",
+                          namespace={"n_out": n_out})
+        replica = np.repeat(np.arange(B), n_out)
+        syn.connect(i=np.arange(B * n_out), j=replica)
+        for name, _ in rule.sums:
+            move_summed(syn, f"{name}_post", "readout_sums")
+        for name, _ in rule.back_sums:
+            move_summed(syn, f"{name}_post", "readout_back_sums")
+        for name in names:
+            setattr(readout, name, b2.linked_var(unit, name, index=replica))
+        self.objects += [unit, syn]
 
     def make_population(self, spec, output):
         """The activity regulariser's population unit, one per replica (only when it is on)."""

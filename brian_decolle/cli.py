@@ -28,6 +28,9 @@ from .training import CHECKPOINT
 HELP = {
     "batch": "replicas sharing the weights (minibatch)",
     "optimiser": "sgd or adamax",
+    "loss": "cost of each readout: mse, smooth_l1, or custom (its rule derived from --loss-expr)",
+    "loss_expr": "with --loss custom: the cost of one readout unit at one step in y, yhat and n_out, as Brian2 "
+                 "code; sum(...) sums over the readout's units, e.g. '-yhat*log(exp(y)/sum(exp(y)))'",
     "learning": "weight updates: 'dense' (Eq. 5, every step) or 'error_triggered' (Eq. 6: on error events; "
                 "needs optimiser sgd and dense layers of their own)",
     "error_threshold": "theta of the error events (error_triggered learning)",

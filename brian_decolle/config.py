@@ -14,7 +14,7 @@ from pathlib import Path
 
 SURROGATES = ("sigmoid", "fast_sigmoid", "box")
 READOUT_INPUTS = ("sigmoid", "spike", "trace")
-LOSSES = ("mse", "smooth_l1")
+LOSSES = ("mse", "smooth_l1", "custom")  # custom: loss_expr, its rule derived by derive.py
 OPTIMISERS = ("sgd", "adamax")
 DYNAMICS = ("discrete", "continuous")
 FORWARDS = ("dense", "spike_driven")
@@ -201,6 +201,9 @@ class NetworkConfig:
     surrogate: str = "fast_sigmoid"
     readout_input: str = "spike"
     loss: str = "smooth_l1"
+    loss_expr: str | None = None            # loss='custom': the cost of one readout unit at one step, in
+                                            # y, yhat and n_out (sum(...) sums over the readout's units);
+                                            # the rule is derived from it (brian_decolle/derive.py)
     optimiser: str = "adamax"
     learning: str = "dense"                 # 'dense' (Eq. 5, every synapse every step) or 'error_triggered'
                                             # (Eq. 6: on error events; equations/error_events.eqs)
@@ -245,7 +248,6 @@ class NetworkConfig:
                 self.neuron_equations, self.dynamics, max_pool=any(c.pool > 1 for c in self.conv_layers)))
         check_choice("surrogate", self.surrogate, SURROGATES)
         check_choice("readout_input", self.readout_input, READOUT_INPUTS)
-        check_choice("loss", self.loss, LOSSES)
         check_choice("optimiser", self.optimiser, OPTIMISERS)
         check_positive("dt_ms", self.dt_ms)
         for name in ("alpha", "alpha_s", "alpha_r"):
@@ -269,6 +271,7 @@ class NetworkConfig:
         check_index("seed", self.seed)
         check_forward(self)
         check_learning(self)
+        check_loss(self)
         object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
         check_memory(self)
 
@@ -430,6 +433,24 @@ def check_learning(cfg: NetworkConfig) -> None:
             raise ConfigError("learning='error_triggered' is built for dense layers with their own weights (batch=1, "
                               f"no conv_layers; got batch={cfg.batch}, {len(cfg.conv_layers)} conv layer(s)): "
                               "shared kernels need a per-kernel gradient on events, not written yet")
+
+
+def check_loss(cfg: NetworkConfig) -> None:
+    """loss='custom' needs loss_expr, from which the rule is derived now, so that a cost that cannot be
+    differentiated, names an unknown variable or is not local is refused before anything is built."""
+    check_choice("loss", cfg.loss, LOSSES)
+    if cfg.loss != "custom":
+        if cfg.loss_expr is not None:
+            raise ConfigError(f"loss_expr={cfg.loss_expr!r} is read only with loss='custom' (got loss={cfg.loss!r})")
+        return
+    if not isinstance(cfg.loss_expr, str) or not cfg.loss_expr.strip():
+        raise ConfigError("loss='custom' needs loss_expr, the cost of one readout unit at one step in y, yhat and "
+                          "n_out, e.g. loss_expr='(y - yhat)**2/n_out'")
+    from .derive import rule_for  # (derive imports this module)
+    rule = rule_for(cfg)
+    if (cfg.conv_layers or cfg.learning == "error_triggered") and (rule.pre != "p_pre" or rule.bias != "1"):
+        raise ConfigError(f"the neuron's u gives du/dw = {rule.pre} and du/db = {rule.bias}; convolutions and "
+                          "error-triggered learning are written for du/dw = p_pre and du/db = 1")
 
 
 def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tuple:

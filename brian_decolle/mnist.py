@@ -102,7 +102,7 @@ STUDY = cli.Study(
              "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor",
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-             "schedule.test_ms", "network.batch", "network.optimiser",
+             "schedule.test_ms", "network.batch", "network.optimiser", "network.loss", "network.loss_expr",
              "network.forward", "network.learning", "network.error_threshold",
              "network.lr", "network.dropout",
              "network.weight_scale", "network.burnin_ms", "network.seed"),

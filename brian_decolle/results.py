@@ -121,11 +121,19 @@ def read_record(path) -> dict:
     return record
 
 
+#: the rule derived from a custom cost (loss='custom'), written next to config.json
+RULE_FILE = "rule.eqs"
+
+
 def write_config(out_dir, study: str, config, *, target, data: str, synthetic: bool) -> dict:
     """config.json: the composed config, where it ran (a devices.Target), the data and the provenance."""
     record = {"study": study, **as_dict(config), **target.describe(), "data_source": data, "synthetic_data": synthetic,
               **provenance()}
     _write_json(Path(out_dir) / "config.json", record)
+    network = getattr(config, "network", None)
+    if getattr(network, "loss", None) == "custom":  # the derived rule, as equations a reader can check
+        from .derive import rule_for
+        (Path(out_dir) / RULE_FILE).write_text(rule_for(network).equations())
     return record
 
 

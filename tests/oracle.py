@@ -16,8 +16,18 @@ SIGMA = {
 }
 
 
-def _loss(d, kind):
-    if kind == "mse":
+#: costs without a hand-written rule (loss='custom'), written independently of the derivation, by loss_expr
+SOFTMAX_CROSS_ENTROPY = "-yhat*log(exp(y)/sum(exp(y)))"
+CHARBONNIER = "(sqrt(1 + (y - yhat)**2) - 1)/n_out"
+CUSTOM = {SOFTMAX_CROSS_ENTROPY: lambda y, yhat: -jnp.sum(yhat * jax.nn.log_softmax(y)),
+          CHARBONNIER: lambda y, yhat: jnp.mean(jnp.sqrt(1 + (y - yhat) ** 2) - 1)}
+
+
+def _loss(y, yhat, cfg):
+    if cfg.loss == "custom":
+        return CUSTOM[cfg.loss_expr](y, yhat)
+    d = y - yhat
+    if cfg.loss == "mse":
         return jnp.mean(d ** 2)
     ad = jnp.abs(d)
     return jnp.mean(jnp.where(ad < 1, 0.5 * d ** 2, ad - 0.5))
@@ -34,7 +44,7 @@ def readout_loss(u, mask, own_p, g, c, yhat, cfg):
     else:  # the neuron's own filtered spikes, with sigma'(u) as straight-through gradient
         a = sg(own_p) + sigma(u) - sg(sigma(u))
     y = (mask * a) @ g + c
-    loss = _loss(y - yhat, cfg.loss)
+    loss = _loss(y, yhat, cfg)
     loss += cfg.reg_u * jnp.mean(jax.nn.relu(u + cfg.u_offset))
     loss += cfg.reg_rate * jax.nn.relu(jnp.mean(cfg.rate_target - 1 / (1 + jnp.exp(-u))))
     return loss

@@ -1,0 +1,174 @@
+"""Rules derived from a cost and a neuron (brian_decolle.derive, sympy):
+- for the hand-written costs, the derived equations give the hand-written updates on the same run;
+- for costs with no hand-written rule, the updates equal -lr x jax.grad of the same per-step cost;
+- what cannot be derived, or is not local, is refused with a message naming it."""
+import itertools
+
+import brian2 as b2
+import numpy as np
+import pytest
+
+from brian_decolle import NetworkConfig, build_network, derive
+from brian_decolle import equations as eq
+from brian_decolle.config import ConfigError
+from conftest import poisson
+from oracle import CHARBONNIER, SOFTMAX_CROSS_ENTROPY, grad
+from test_rule import BURNIN, N_IN, N_OUT, N_STEPS, SIZES, _after, _step_inputs
+
+#: the hand-written costs of equations/losses.eqs, as a user would type them
+HAND_WRITTEN = {"mse": "(y - yhat)**2/n_out",
+                "smooth_l1": "(clip(y - yhat, -1, 1)*(y - yhat) - 0.5*clip(y - yhat, -1, 1)**2)/n_out"}
+SURROGATES = ("sigmoid", "fast_sigmoid", "box")
+
+
+def _config(**kw):
+    settings = dict(n_inputs=N_IN, layer_sizes=SIZES, readout_sizes=N_OUT, optimiser="sgd", lr=0.05, dropout=0.3,
+                    reg_u=0.2, reg_rate=5.0, rate_target=0.6, weight_scale=2.0, readout_amplitude=2.0,
+                    burnin_ms=BURNIN, seed=3)
+    return NetworkConfig(**{**settings, **kw})
+
+
+def _run(cfg, targets):
+    spikes = poisson(np.random.default_rng(11), N_STEPS, N_IN, 0.3)
+    dn = build_network(cfg, spikes, targets, record_state=("p", "r", "mask", "b", "u"),
+                       record_readout=("yhat", "loss"), record_synapses=("w",))
+    dn.run(seed=cfg.seed)
+    return dn
+
+
+def _sine_targets():
+    t = np.arange(N_STEPS)[:, None]
+    return [np.sin(t / 7.0 + np.arange(N_OUT)) * 0.5, np.random.default_rng(5).normal(size=(N_STEPS, N_OUT))]
+
+
+def _values(model_lines: dict, variable: str, grid):
+    """Brian2's own values of subexpressions (it parses the printed code) on a grid of one variable."""
+    model = f"{variable} : 1\n" + "".join(f"{name} = {code} : 1\n" for name, code in model_lines.items())
+    group = b2.NeuronGroup(len(grid), model, namespace={"n_out": 3})
+    setattr(group, variable, grid)
+    return {name: np.asarray(getattr(group, name)[:]) for name in model_lines}
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_derived_surrogate_slope_is_the_hand_written_one(surrogate):
+    hand = eq.expressions("surrogates.eqs", surrogate)
+    grid = np.linspace(-3, 3, 601) + 1e-3  # off the box's corners, where the slope is undefined
+    values = _values({"derived": derive.derive_post(hand["sigma"]), "hand": hand["dsigma"]}, "u", grid)
+    assert np.max(np.abs(values["derived"] - values["hand"])) <= 1e-15
+
+
+@pytest.mark.parametrize("loss", sorted(HAND_WRITTEN))
+def test_derived_readout_error_is_the_hand_written_one(loss):
+    hand = eq.expressions("losses.eqs", loss)
+    found, delta, sums, back = derive.derive_readout(HAND_WRITTEN[loss])
+    assert sums == () and back == ()
+    grid = np.linspace(-3, 3, 601) + 1e-3
+    model = {"dl": delta, "dl_hand": hand["grad"], "l": found, "l_hand": hand["loss"]}
+    values = _values({k: v.replace("yhat", "0.25") for k, v in model.items()}, "y", grid)
+    assert np.max(np.abs(values["dl"] - values["dl_hand"])) <= 1e-15
+    assert np.max(np.abs(values["l"] - values["l_hand"])) <= 1e-15
+
+
+@pytest.mark.parametrize("surrogate,loss", list(itertools.product(SURROGATES, sorted(HAND_WRITTEN))))
+def test_derived_rule_updates_equal_the_hand_written_rule(surrogate, loss):
+    """The same run (inputs, seed, dropout masks) with the hand-written and the derived equations."""
+    hand = _run(_config(surrogate=surrogate, loss=loss), _sine_targets())
+    derived = _run(_config(surrogate=surrogate, loss="custom", loss_expr=HAND_WRITTEN[loss]), _sine_targets())
+    worst, moved = 0.0, 0.0
+    for k in (1, 2):
+        for trace in ("synapse_trace", "state"):
+            var = "w" if trace == "synapse_trace" else "b"
+            a, b = getattr(hand, trace)(k, var), getattr(derived, trace)(k, var)
+            worst = max(worst, np.max(np.abs(a - b)))
+            moved = max(moved, np.max(np.abs(a[-1] - a[0])))
+    print(f"{surrogate}/{loss}: max |w_derived - w_hand| = {worst:.3g} (weights moved {moved:.3g})")
+    assert moved > 1e-2, "the weights barely moved: the comparison would prove little"
+    assert worst <= 1e-12
+
+
+def _one_hot_targets():
+    """Classes held for 15 steps, as one-hot pseudo-targets."""
+    labels = (np.arange(N_STEPS) // 15) % N_OUT
+    one_hot = np.eye(N_OUT)[labels]
+    return [one_hot, one_hot]
+
+
+def _filtered_spike_targets():
+    """A target spike train filtered by an exponential trace (decay 0.9 per step)."""
+    spikes = poisson(np.random.default_rng(8), N_STEPS, N_OUT, 0.2)
+    trace = np.zeros_like(spikes)
+    for t in range(1, N_STEPS):
+        trace[t] = 0.9 * trace[t - 1] + spikes[t]
+    return [trace, trace]
+
+
+@pytest.mark.parametrize("cost,targets", [(SOFTMAX_CROSS_ENTROPY, _one_hot_targets),
+                                          (CHARBONNIER, _filtered_spike_targets)])
+@pytest.mark.parametrize("readout_input", ["sigmoid", "spike"])
+def test_custom_cost_updates_equal_jax_grad(cost, targets, readout_input):
+    """Costs with no hand-written rule: every step's update is -lr x jax.grad of the same cost."""
+    lr = 0.05
+    cfg = _config(surrogate="fast_sigmoid", readout_input=readout_input, loss="custom", loss_expr=cost, lr=lr)
+    dn = _run(cfg, targets())
+    worst, scale = 0.0, 0.0
+    for k in (1, 2):
+        w_rec, b_rec = dn.synapse_trace(k, "w"), dn.state(k, "b")
+        for t in range(N_STEPS):
+            gw, gb = (np.asarray(x) for x in grad((w_rec[t], b_rec[t]), *_step_inputs(dn, k, t), cfg))
+            if t < BURNIN:
+                gw, gb = 0 * gw, 0 * gb
+            dw, db = _after(dn, k, t, "w") - w_rec[t], _after(dn, k, t, "b") - b_rec[t]
+            worst = max(worst, np.max(np.abs(dw + lr * gw)), np.max(np.abs(db + lr * gb)))
+            scale = max(scale, lr * np.max(np.abs(gw)), lr * np.max(np.abs(gb)))
+    print(f"{cost} / {readout_input}: max |dw + lr grad| = {worst:.3g}, scale {scale:.3g}")
+    assert scale > 1e-3, "no gradient to speak of: the test would prove nothing"
+    assert worst <= 1e-9
+
+
+def test_softmax_readout_sums_span_one_readout_only():
+    """With a batch, each replica's softmax normalises over its own readout units."""
+    cfg = _config(loss="custom", loss_expr=SOFTMAX_CROSS_ENTROPY, batch=2, dropout=0.0)
+    one_hot = _one_hot_targets()[0]
+    dn = build_network(cfg, np.tile(poisson(np.random.default_rng(2), N_STEPS, N_IN, 0.3), (1, 2)),
+                       [np.tile(one_hot, (1, 2))] * 2, record_readout=("y", "loss"))
+    dn.run(seed=1)
+    y, loss = dn.readout(1, "y"), dn.readout(1, "loss")
+    for rep in range(2):
+        part = slice(rep * N_OUT, (rep + 1) * N_OUT)
+        expected = -np.sum(one_hot * (y[:, part] - np.log(np.sum(np.exp(y[:, part]), axis=1, keepdims=True))), axis=1)
+        assert np.max(np.abs(loss[:, part].sum(axis=1) - expected)) <= 1e-12
+
+
+def test_dropped_terms_are_named_and_the_neuron_gives_the_presynaptic_factor():
+    rule = derive.rule_for(_config(loss="custom", loss_expr="(y - yhat)**2/n_out"))
+    assert rule.pre == "p_pre" and rule.bias == "1"
+    assert any(text.startswith("r: the refractory state") for text in rule.dropped)
+    assert "left out of du_i/dw_ij" in rule.equations() and "r: the refractory state" in rule.equations()
+    # a neuron whose synaptic input has a gain: the gain is the postsynaptic neuron's, in synapse code
+    pre, bias, dropped = derive.derive_synaptic("gain*isyn + r + 2*b")
+    assert (pre, bias) == ("gain_post*p_pre", "2")
+    assert [text.split(":")[0] for text in dropped] == ["gain", "r", "p_pre"]
+
+
+REFUSED = [
+    (dict(loss="custom", loss_expr="(y - yhat)**2 + u"), "'u' is a variable of the layer's neurons"),
+    (dict(loss="custom", loss_expr="(y - y_layer2)**2"), "'y_layer2' reaches another layer or another time step"),
+    (dict(loss="custom", loss_expr="(y_next - yhat)**2"), "'y_next' reaches another layer or another time step"),
+    (dict(loss="custom", loss_expr="(y - target)**2"), "unknown variable 'target'"),
+    (dict(loss="custom", loss_expr="floor(y - yhat)"), "cannot be differentiated with respect to y"),
+    (dict(loss="custom", loss_expr="int(y - yhat)"), "int() of a number truncates it"),
+    (dict(loss="custom", loss_expr="sum(sum(y))"), "cannot be nested"),
+    (dict(loss="custom", loss_expr="smooth(y)"), "unknown function 'smooth'"),
+    (dict(loss="custom", loss_expr="(y - yhat"), "is not a Brian2 expression"),
+    (dict(loss="custom", loss_expr="y > yhat"), "is a condition, not a number"),
+    (dict(loss="custom", loss_expr="yhat**2"), "does not depend on the readout y"),
+    (dict(loss="custom"), "loss='custom' needs loss_expr"),
+    (dict(loss="mse", loss_expr="(y - yhat)**2"), "loss_expr='(y - yhat)**2' is read only with loss='custom'"),
+    (dict(loss="huber"), "loss='huber'"),
+]
+
+
+@pytest.mark.parametrize("settings,message", REFUSED)
+def test_bad_costs_are_refused_naming_the_problem(settings, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+        _config(**settings)
