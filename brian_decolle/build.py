@@ -40,6 +40,7 @@ SCHEDULE = {
     "monitors": ("end", 60),   # (and the membrane statistics)
     "gradient": ("end", 70),
     "update": ("end", 90),   # (80 is left free to record the summed gradients)
+    "history_traces": ("end", 95),      # refractory_trace: d r/d w for the next step, after the update
 }
 
 #: times stay float64 whatever the precision: float32 seconds would blur the burn-in gate of long runs
@@ -102,8 +103,11 @@ class Builder:
         self.rule = derive.rule_for(cfg) if cfg.loss == "custom" else None
         if self.rule is not None:
             self.surrogate = {**self.surrogate, "dsigma": self.rule.post}
-        self.pre_factor = self.rule.pre if self.rule else "p_pre"
-        self.bias_factor = "err" if self.rule is None or self.rule.bias == "1" else f"err*({self.rule.bias})"
+        # du/dw, du/db and the kept histories' traces: derived when the rule is, or a history is kept
+        pre, bias, _, self.traces = (self.rule.pre, self.rule.bias, None, self.rule.traces) if self.rule else (
+            derive.synaptic_for(cfg) if cfg.refractory_trace else ("p_pre", "1", None, ()))
+        self.pre_factor = pre if pre == "p_pre" else f"({pre})"
+        self.bias_factor = "err" if bias == "1" else f"err*({bias})"
         self.activation = (self.surrogate["sigma"] if cfg.readout_input == "sigmoid"
                            else ACTIVATIONS[cfg.readout_input])
         # constants in the float type of the state variables (devices.Target.precision), so
@@ -130,7 +134,7 @@ class Builder:
         also restart their burn-in clock (that shared write must come first)."""
         if self.sample_begins is None:
             return
-        if "t_sample" in group.variables:
+        if isinstance(group, b2.NeuronGroup) and "t_sample" in group.variables:  # (synapses see it as post's)
             code = eq.code("plasticity.eqs", "schedule_start") + code
         group.namespace["sample_begins"] = self.sample_begins
         self.add_runner(code, group, "sample_start", "sample_start")
@@ -300,10 +304,16 @@ class Builder:
         self.add_error(group, spec)
         # plastic feed-forward synapses, all-to-all with explicit indices so that
         # standalone devices know their number before the run
-        norm = self.norm_state("norm")
+        norm = self.norm_state("norm") + "".join(f"{name} : 1\n" for name, _ in self.traces)
         syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm,
                                          eq.sections("spike_driven.eqs")["synapse"] + norm,
                                          f"{group.name}_synapses", dict(self.adamax), learned=True)
+        if self.traces:  # kept histories (refractory_trace): from rest at every sample, then every step
+            self.add_sample_start("".join(f"{name} = (1 - sample_begins(t))*{name}\n" for name, _ in self.traces),
+                                  syn)
+            if self.plastic:
+                self.add_runner("".join(f"{name} = {update}\n" for name, update in self.traces), syn,
+                                "history_traces", "history_traces")
         i, j = dense_links(fan_in, n)
         syn.connect(i=i, j=j)
         self.objects.append(syn)

@@ -31,6 +31,8 @@ HELP = {
     "loss": "cost of each readout: mse, smooth_l1, or custom (its rule derived from --loss-expr)",
     "loss_expr": "with --loss custom: the cost of one readout unit at one step in y, yhat and n_out, as Brian2 "
                  "code; sum(...) sums over the readout's units, e.g. '-yhat*log(exp(y)/sum(exp(y)))'",
+    "refractory_trace": "keep the refractory state's dependence on w through the neuron's own spikes with a "
+                        "per-synapse trace (DECOLLE drops it; discrete dense layers, batch 1)",
     "learning": "weight updates: 'dense' (Eq. 5, every step) or 'error_triggered' (Eq. 6: on error events; "
                 "needs optimiser sgd and dense layers of their own)",
     "error_threshold": "theta of the error events (error_triggered learning)",
@@ -73,6 +75,10 @@ HELP = {
     "fast_hz": "layer 2 target frequency (Hz)",
     "slow_hz": "layer 3 target frequency (Hz)",
 }
+
+
+#: the options of the rule itself, offered by every study: the cost (and its derived rule) and the history kept
+RULE_OPTIONS = ("network.loss", "network.loss_expr", "network.refractory_trace")
 
 
 @dataclass(frozen=True)

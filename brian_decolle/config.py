@@ -196,6 +196,9 @@ class NetworkConfig:
     tau_syn_ms: float = 12.0
     tau_ref_ms: float = 2.32
     w_rp: float = 1.0                       # refractory strength
+    refractory_trace: bool = False          # keep r's dependence on w_ij through the neuron's own earlier
+                                            # spikes with a per-synapse trace d r_i/d w_ij (derived from the
+                                            # neuron's decay block; O(synapses) memory). DECOLLE drops it (Sec. 3)
     random_tau: bool = False                # draw tau_mem, tau_syn per neuron uniformly in tau_range_ms
     tau_range_ms: tuple[float, float] = (10.0, 35.0)
     surrogate: str = "fast_sigmoid"
@@ -437,8 +440,19 @@ def check_learning(cfg: NetworkConfig) -> None:
 
 def check_loss(cfg: NetworkConfig) -> None:
     """loss='custom' needs loss_expr, from which the rule is derived now, so that a cost that cannot be
-    differentiated, names an unknown variable or is not local is refused before anything is built."""
+    differentiated, names an unknown variable or is not local is refused before anything is built;
+    refractory_trace's trace is derived now too."""
     check_choice("loss", cfg.loss, LOSSES)
+    check_bool("refractory_trace", cfg.refractory_trace)
+    if cfg.refractory_trace:
+        if cfg.dynamics != "discrete" or cfg.conv_layers or cfg.batch != 1 or cfg.learning != "dense" \
+                or cfg.output_layer:
+            raise ConfigError("refractory_trace=True keeps a trace per synapse of dense layers of their own: it needs "
+                              f"dynamics='discrete', no conv_layers, batch=1, learning='dense' and no output_layer "
+                              f"(got dynamics={cfg.dynamics!r}, {len(cfg.conv_layers)} conv layer(s), "
+                              f"batch={cfg.batch}, learning={cfg.learning!r}, output_layer={cfg.output_layer})")
+        from .derive import synaptic_for  # (derive imports this module)
+        synaptic_for(cfg)
     if cfg.loss != "custom":
         if cfg.loss_expr is not None:
             raise ConfigError(f"loss_expr={cfg.loss_expr!r} is read only with loss='custom' (got loss={cfg.loss!r})")

@@ -64,7 +64,8 @@ class Rule:
     post: da_i/du_i of a hidden layer, from the surrogate (the output layer's is 1);
     pre: du_i/dw_ij in synapse code (neuron variables with _post, the trace p_pre);
     bias: du_i/db_i in neuron code;
-    dropped: the terms of du_i/dw_ij left out, each with the reason.
+    dropped: the terms of du_i/dw_ij left out, each with the reason;
+    traces: (name, update) per-synapse traces of the histories kept instead (refractory_trace).
     """
 
     cost: str
@@ -76,6 +77,7 @@ class Rule:
     pre: str
     bias: str
     dropped: tuple[str, ...]
+    traces: tuple[tuple[str, str], ...] = ()
 
     def equations(self) -> str:
         """The rule as an annotated equations text (sections as in equations/*.eqs)."""
@@ -89,26 +91,31 @@ class Rule:
                 lines += ["", f"### {title}", f"# {what}"] + [f"{name} = {term}" for name, term in items]
         lines += ["", "### neuron", "# (a non-spiking output layer reads u itself: its dsigma is 1)",
                   f"dsigma = {self.post}", f"bias_factor = {self.bias}",
-                  "", "### synapse", f"pre = {self.pre}", "", "# left out of du_i/dw_ij:"]
+                  "", "### synapse", f"pre = {self.pre}"]
+        if self.traces:
+            lines += ["", "### synapse_traces", "# kept histories, updated after the weights every step"]
+            lines += [f"{name} = {update}" for name, update in self.traces]
+        lines += ["", "# left out of du_i/dw_ij:"]
         lines += [f"#   {text}" for text in self.dropped]
         return "\n".join(lines) + "\n"
 
 
 @functools.cache
 def derive_rule(cost: str, sigma: str, u: str = "isyn + r + b", synapse_sum: str = SYNAPSE_SUM,
-                output: bool = False) -> Rule:
+                output: bool = False, keep: tuple[tuple[str, str], ...] = ()) -> Rule:
     """The three factors of DECOLLE's rule for one layer.
 
     cost: the loss of one readout unit at one step (see the module docstring);
     sigma: the surrogate sigma(u) in ``u``; u: the neuron's membrane expression;
     synapse_sum: the term one synapse adds to ``isyn``; output: a non-spiking output
-    layer, whose readout is u itself (da/du = 1).
+    layer, whose readout is u itself (da/du = 1); keep: histories kept with traces
+    (:func:`derive_synaptic`).
     """
     loss, delta, sums, back_sums = derive_readout(cost)
     post = "1" if output else derive_post(sigma)
-    pre, bias, dropped = derive_synaptic(u, synapse_sum)
+    pre, bias, dropped, traces = derive_synaptic(u, synapse_sum, keep)
     return Rule(cost=cost, loss=loss, delta=delta, sums=sums, back_sums=back_sums, post=post, pre=pre,
-                bias=bias, dropped=dropped)
+                bias=bias, dropped=dropped, traces=traces)
 
 
 # ---- the cost: the modulatory factor ------------------------------------------------------
@@ -166,8 +173,14 @@ def derive_post(sigma: str) -> str:
 
 
 # ---- the neuron: the presynaptic factor -----------------------------------------------------
-def derive_synaptic(u: str, synapse_sum: str = SYNAPSE_SUM):
-    """(pre, bias, dropped) from the membrane expression u and the synaptic sum."""
+def derive_synaptic(u: str, synapse_sum: str = SYNAPSE_SUM, keep: tuple[tuple[str, str], ...] = ()):
+    """(pre, bias, dropped, traces) from the membrane expression u and the synaptic sum.
+
+    keep: (state, its update from one step to the next) pairs, e.g. ('r', 'alpha_r*r - (1 -
+    alpha_r)*w_rp*spiked'), whose dependence on w_ij through the neuron's own earlier spikes
+    (spiked = Theta(u), differentiated as the surrogate's slope sg) is kept with a per-synapse trace
+    d state/d w_ij; traces are (trace name, its update in synapse code), run after the weight update.
+    """
     expr = to_differentiable(parse(u, "neuron u"), u)
     isyn, b = sp.Symbol("isyn", real=True), sp.Symbol("b", real=True)
     if not expr.has(isyn):
@@ -175,17 +188,34 @@ def derive_synaptic(u: str, synapse_sum: str = SYNAPSE_SUM):
     one = to_differentiable(parse(synapse_sum, "synapse"), synapse_sum)
     w = sp.Symbol("w", real=True)
     du_dw = differentiate(expr, isyn, u) * differentiate(one, w, synapse_sum)
-    # in synapse code the neuron's own variables are the postsynaptic ones
-    neuron = {s: sp.Symbol(f"{s.name}_post", real=True) for s in du_dw.free_symbols
-              if not s.name.endswith(("_pre", "_post"))}
-    pre = brian(du_dw.subs(neuron))
+    kept = {}
+    for name, _ in keep:
+        state = sp.Symbol(name, real=True)
+        if not expr.has(state):
+            raise ConfigError(f"the neuron's u = {u} does not read {name!r}: there is no history of it to keep")
+        kept[name] = sp.Symbol(f"d{name}_dw", real=True)
+        du_dw += differentiate(expr, state, u) * kept[name]
+    spiked, slope = sp.Symbol("spiked", real=True), sp.Symbol("sg", real=True)
+    traces = []
+    for name, update in keep:  # x' = f(x, spiked): dx'/dw = df/dx dx/dw + df/dspiked sigma'(u) du/dw
+        f = to_differentiable(parse(update, f"update of {name}"), update)
+        state = sp.Symbol(name, real=True)
+        grown = differentiate(f, state, update) * kept[name] + differentiate(f, spiked, update) * slope * du_dw
+        traces.append((kept[name].name, brian(_in_synapse(grown, set(kept.values())))))
+    pre = brian(_in_synapse(du_dw, set(kept.values())))
     bias = brian(differentiate(expr, b, u)) if expr.has(b) else "0"
     dropped = []
-    for s in sorted(expr.free_symbols - {isyn, b}, key=lambda s: s.name):
+    for s in sorted(expr.free_symbols - {isyn, b} - {sp.Symbol(n, real=True) for n in kept}, key=lambda s: s.name):
         why = HISTORY.get(s.name, "a state of this neuron; it depends on w_ij only through earlier steps")
         dropped.append(f"{s.name}: {why} (DECOLLE drops that history, Sec. 3)")
     dropped.append("p_pre: the presynaptic trace depends on earlier layers only (no w_ij)")
-    return pre, bias, tuple(dropped)
+    return pre, bias, tuple(dropped), tuple(traces)
+
+
+def _in_synapse(expr, own):
+    """In synapse code the neuron's variables are the postsynaptic ones; the synapse's own stay."""
+    return expr.subs({s: sp.Symbol(f"{s.name}_post", real=True) for s in expr.free_symbols
+                      if s not in own and not s.name.endswith(("_pre", "_post"))})
 
 
 #: why each known term of u carries no w_ij of this step
@@ -305,6 +335,21 @@ def _numbers_last(args):
 # ---- what a network config asks for ----------------------------------------------------------
 def rule_for(cfg, output: bool = False) -> Rule:
     """The rule of ``cfg.loss_expr`` with cfg's surrogate and neuron (its own file or ours)."""
+    from . import equations as eq
+    u, keep = neuron_of(cfg)
+    sigma = eq.expressions("surrogates.eqs", cfg.surrogate)["sigma"]
+    return derive_rule(cfg.loss_expr, sigma, u, output=output, keep=keep)
+
+
+def synaptic_for(cfg):
+    """(pre, bias, dropped, traces) of cfg's neuron, whatever the cost (see :func:`derive_synaptic`)."""
+    u, keep = neuron_of(cfg)
+    return derive_synaptic(u, SYNAPSE_SUM, keep)
+
+
+def neuron_of(cfg) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The membrane expression u of cfg's neuron file, and the histories cfg keeps: with
+    refractory_trace, r and its update from the file's ``decay`` block."""
     from brian2 import Equations
 
     from . import equations as eq
@@ -313,5 +358,12 @@ def rule_for(cfg, output: bool = False) -> Rule:
     if "u" not in model or model["u"].type != "subexpression":
         raise ConfigError(f"{neuron_file}: the model must define the membrane potential as a subexpression "
                           "'u = ... : 1' to derive a rule from it")
-    sigma = eq.expressions("surrogates.eqs", cfg.surrogate)["sigma"]
-    return derive_rule(cfg.loss_expr, sigma, model["u"].expr.code, output=output)
+    keep = ()
+    if getattr(cfg, "refractory_trace", False):
+        updates = dict(line.split("=", 1) for line in eq.code(neuron_file, "decay").splitlines() if "=" in line)
+        updates = {k.strip(): v.strip() for k, v in updates.items()}
+        if "r" not in updates:
+            raise ConfigError(f"refractory_trace=True: {neuron_file}'s decay block has no update 'r = ...' to "
+                              "differentiate")
+        keep = (("r", updates["r"]),)
+    return model["u"].expr.code, keep

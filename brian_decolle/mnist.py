@@ -102,10 +102,10 @@ STUDY = cli.Study(
              "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor",
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-             "schedule.test_ms", "network.batch", "network.optimiser", "network.loss", "network.loss_expr",
+             "schedule.test_ms", "network.batch", "network.optimiser",
              "network.forward", "network.learning", "network.error_threshold",
              "network.lr", "network.dropout",
-             "network.weight_scale", "network.burnin_ms", "network.seed"),
+             "network.weight_scale", "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
     description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).
 
 Each digit becomes a Poisson spike train (0-50 Hz by pixel intensity), 500 ms

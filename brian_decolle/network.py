@@ -57,7 +57,7 @@ from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
-SYNAPSE_VARIABLES = ("w", "norm")
+SYNAPSE_VARIABLES = ("w", "norm", "dr_dw")
 KERNEL_VARIABLES = ("w", "grad")
 RECORDED = ("state", "readout", "synapses", "spikes", "kernel", "prepool")
 
@@ -405,6 +405,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         sample_starts = check_sample_starts(sample_starts, n_steps)
     if "norm" in record_synapses and cfg.optimiser != "adamax":
         raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
+    if "dr_dw" in record_synapses and not cfg.refractory_trace:
+        raise ConfigError("record_synapses 'dr_dw' exists only with refractory_trace=True")
     if record_synapses and any(spec.shared for spec in cfg.layers):
         raise ConfigError("record_synapses needs dense layers and batch=1; record shared kernels with "
                           "record_kernels")

@@ -145,8 +145,8 @@ def test_dropped_terms_are_named_and_the_neuron_gives_the_presynaptic_factor():
     assert any(text.startswith("r: the refractory state") for text in rule.dropped)
     assert "left out of du_i/dw_ij" in rule.equations() and "r: the refractory state" in rule.equations()
     # a neuron whose synaptic input has a gain: the gain is the postsynaptic neuron's, in synapse code
-    pre, bias, dropped = derive.derive_synaptic("gain*isyn + r + 2*b")
-    assert (pre, bias) == ("gain_post*p_pre", "2")
+    pre, bias, dropped, traces = derive.derive_synaptic("gain*isyn + r + 2*b")
+    assert (pre, bias, traces) == ("gain_post*p_pre", "2", ())
     assert [text.split(":")[0] for text in dropped] == ["gain", "r", "p_pre"]
 
 
@@ -172,3 +172,52 @@ REFUSED = [
 def test_bad_costs_are_refused_naming_the_problem(settings, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
         _config(**settings)
+
+
+def _refractory_history(w, b, p_in, cfg):
+    """r_t of one dense discrete layer for every step, its spikes straight-through (the step forward,
+    the surrogate's slope backward), so that jax differentiates r_t through the neuron's own spikes."""
+    import jax
+    import jax.numpy as jnp
+    from oracle import SIGMA
+    sigma = SIGMA[cfg.surrogate]
+
+    def step(r, p):
+        u = p @ w + b + r
+        spike = jax.lax.stop_gradient((u > 0).astype(u.dtype)) + sigma(u) - jax.lax.stop_gradient(sigma(u))
+        return cfg.alpha_r * r - (1 - cfg.alpha_r) * cfg.w_rp * spike, r
+
+    return jax.lax.scan(step, jnp.zeros(w.shape[1]), p_in)[1]
+
+
+def test_refractory_trace_is_jax_derivative_of_r_through_the_neurons_own_spikes():
+    """refractory_trace=True keeps what DECOLLE drops: d r_i(t)/d w_ij, equal to jax's forward-mode
+    derivative through every earlier spike of the neuron (weights held: lr 0)."""
+    import jax
+    cfg = _config(refractory_trace=True, lr=0.0, dropout=0.0, weight_scale=4.0, surrogate="sigmoid")
+    rule = derive.synaptic_for(cfg)
+    assert rule[0] == "dr_dw + p_pre" and not any(text.startswith("r:") for text in rule[2])
+    spikes = poisson(np.random.default_rng(11), N_STEPS, N_IN, 0.3)
+    dn = build_network(cfg, spikes, _sine_targets(), record_state=("p", "r"), record_synapses=("w", "dr_dw"))
+    dn.run(seed=cfg.seed)
+    w = dn.synapse_trace(1, "w")[0].reshape(N_IN, SIZES[0])
+    b = np.asarray(dn.get_weights(1)["b"])  # (lr 0: as built)
+    p_in = dn.state(0, "p")
+    r = _refractory_history(w, b, p_in, cfg)
+    assert np.max(np.abs(np.asarray(r) - dn.state(1, "r"))) <= 1e-12  # the same forward pass
+    jac = np.asarray(jax.jacfwd(lambda w_: _refractory_history(w_, b, p_in, cfg))(w))  # (t, i, j, i')
+    expected = np.einsum("tiji->tji", jac)
+    found = dn.synapse_trace(1, "dr_dw").reshape(N_STEPS, N_IN, SIZES[0])
+    print(f"max |dr_dw - jax| = {np.max(np.abs(found - expected)):.3g}, largest {np.max(np.abs(expected)):.3g}")
+    assert np.max(np.abs(expected)) > 1e-2, "no spike history: the test would prove nothing"
+    assert np.max(np.abs(found - expected)) <= 1e-12
+
+
+def test_refractory_trace_changes_the_updates_and_is_refused_where_it_is_not_built():
+    targets = _sine_targets()
+    dropped, kept = _run(_config(), targets), _run(_config(refractory_trace=True), targets)
+    differ = np.max(np.abs(dropped.synapse_trace(1, "w")[-1] - kept.synapse_trace(1, "w")[-1]))
+    assert differ > 1e-6
+    for settings in (dict(dynamics="continuous"), dict(batch=2), dict(learning="error_triggered")):
+        with pytest.raises(ConfigError, match="refractory_trace=True keeps a trace per synapse"):
+            _config(refractory_trace=True, **settings)
