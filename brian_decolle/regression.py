@@ -93,35 +93,80 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
     """Train, record, and write config.json, summary.json and results.npz into out_dir. report: Brian2's
     progress report of the runs (default: a bar on runtime, percentage lines on standalone devices)."""
     out_dir = Path(out_dir)
-    net, task = study.network, study.task
     target = target.with_build_dir(out_dir / "build")
     target.select()
-    data = "synthetic Poisson input (frozen, generated from the seed)"
-    results.write_config(out_dir, "regression", study, target=target, data=data, synthetic=True)
-    spikes, targets = make_task(study)
-    n, reps = study.n_steps, task.epochs + 1
-    recorded = list(range(min(task.n_recorded, min(net.layer_sizes), net.n_inputs)))
+    write_config(study, out_dir, target)
     start = time.perf_counter()
-    dn = build_network(net, np.tile(spikes, (reps, 1)), [np.tile(x, (reps, 1)) for x in targets],
-                       sample_steps=n, record_state=RECORDED_STATES, record_neurons=recorded,
-                       record_readout=("y", "yhat", "loss"), record_spikes=True, count_operations=True)
-    dn.run(task.epochs * n, learn=True, seed=net.seed, record={"readout"},
-           report=report or progress.simulation_report(target.device, f"training, {task.epochs} epochs"))
-    dn.run(n, learn=False, record=True,
-           report=report or progress.simulation_report(target.device, "presentation with learning off"))
+    dn = make_network(study)
+    record_runs(dn, study, target, report)
     if devices.is_standalone():
         with progress.building("the regression network", target.device):
             devices.build(run=False)
-        progress.say(f"running {task.epochs} training epochs and a test presentation of {task.duration_ms:g} ms")
+        progress.say(f"running {study.task.epochs} training epochs and a test presentation of "
+                     f"{study.task.duration_ms:g} ms")
         devices.run_again({})
-    wall = time.perf_counter() - start
+    return collect(dn, study, out_dir, target, time.perf_counter() - start)
 
-    arrays = {"input_spikes": spikes, "dt_ms": np.array(net.dt_ms), "recorded_neurons": np.array(recorded),
-              "data": np.array(data)}
+
+#: what config.json and results.npz say of the input
+DATA = "synthetic Poisson input (frozen, generated from the seed)"
+
+
+def write_config(study: RegressionStudy, out_dir, target: devices.Target) -> dict:
+    return results.write_config(out_dir, "regression", study, target=target, data=DATA, synthetic=True)
+
+
+def recorded_neurons(study: RegressionStudy) -> list[int]:
+    net = study.network
+    return list(range(min(study.task.n_recorded, min(net.layer_sizes), net.n_inputs)))
+
+
+def make_network(study: RegressionStudy):
+    """The network of a run, built on the current device and not run yet: the frozen input and the
+    targets repeated for the training epochs and the presentation with learning off."""
+    spikes, targets = make_task(study)
+    reps = study.task.epochs + 1
+    return build_network(study.network, np.tile(spikes, (reps, 1)), [np.tile(x, (reps, 1)) for x in targets],
+                         sample_steps=study.n_steps, record_state=RECORDED_STATES,
+                         record_neurons=recorded_neurons(study), record_readout=("y", "yhat", "loss"),
+                         record_spikes=True, count_operations=True)
+
+
+#: the settings of the first (training) run
+TRAINING = {"learn": True}
+
+
+def start_network(study: RegressionStudy):
+    """The network as a run of ``study`` starts it: built, with the first run's settings in place, not run
+    (what a shared build of the sweep is given, through runargs, to re-run this study)."""
+    dn = make_network(study)
+    for owner, var, value in dn.parameter_values(**TRAINING):
+        setattr(owner, var, value)
+    return dn
+
+
+def record_runs(dn, study: RegressionStudy, target: devices.Target, report=None) -> None:
+    """The training epochs, then the presentation with learning off (on standalone devices: recorded,
+    to happen when the build runs)."""
+    n, epochs = study.n_steps, study.task.epochs
+    dn.run(epochs * n, seed=study.network.seed, record={"readout"},
+           report=report or progress.simulation_report(target.device, f"training, {epochs} epochs"), **TRAINING)
+    dn.run(n, learn=False, record=True,
+           report=report or progress.simulation_report(target.device, "presentation with learning off"))
+
+
+def collect(dn, study: RegressionStudy, out_dir, target: devices.Target, wall: float, **extra) -> dict:
+    """results.npz and summary.json of a finished run of ``dn`` (which may be a shared build re-run with
+    this study's values); extra: more entries of the summary."""
+    net, task = study.network, study.task
+    spikes, _ = make_task(study)
+    n, reps = study.n_steps, task.epochs + 1
+    arrays = {"input_spikes": spikes, "dt_ms": np.array(net.dt_ms),
+              "recorded_neurons": np.array(recorded_neurons(study)), "data": np.array(DATA)}
     summary = {"task": "regression with a frozen synthetic Poisson spike train (paper Sec. 4.1)",
                "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs,
                "wall_time_s": round(wall, 1), "forward": net.forward, "learning": net.learning,
-               "layers": []}
+               "layers": [], **extra}
     # per presentation of the input (training epochs and the final lr-0 one together)
     summary["synaptic_operations_per_presentation"] = [
         {key: value / reps if key not in ("layer", "connections") else value for key, value in row.items()}
