@@ -6,6 +6,7 @@
     brian-decolle events [options]          any event dataset: your own folder or a tonic dataset ([dvs])
     brian-decolle figures OUT [OUT ...]     the figures of any study's output folder
     brian-decolle evaluate OUT [options]    test a classification run's learned weights, without training
+    brian-decolle sweep SPEC [options]      a parameter sweep on Dask (needs the [sweep] extra)
 
 ``brian-decolle STUDY --help`` lists a study's options with their defaults. The scripts in
 ``studies/`` call the same functions.
@@ -31,7 +32,8 @@ SUMMARY = {"regression": "regression with a frozen Poisson input (paper Sec. 4.1
            "dvs-gesture": "DVS Gesture (paper Sec. 4.3, Table 1); --synthetic for the SYNTHETIC stand-in",
            "events": "any event dataset: a folder of your own recordings or a tonic dataset class",
            "figures": "draw the figures of study output folders: figures OUT [OUT ...]",
-           "evaluate": "test the learned weights of a classification run (no training): evaluate OUT"}
+           "evaluate": "test the learned weights of a classification run (no training): evaluate OUT",
+           "sweep": "a parameter sweep on Dask, one compile per network structure: sweep SPEC ([sweep] extra)"}
 #: the study a config.json names -> its module (make_source) for evaluate
 CLASSIFICATION = {"mnist": mnist, "dvs_gesture": gestures, "events": events}
 #: which learned values evaluate tests: the end of training, or the last checkpoint
@@ -143,6 +145,9 @@ def main(argv=None) -> int:
         return figures_main(rest)
     if command == "evaluate":
         return run_evaluation(rest)
+    if command == "sweep":
+        from .sweep import main as sweep_main  # (Dask is imported only when a sweep runs)
+        return sweep_main(rest)
     print(f"{usage()}\n\nbrian-decolle: error: unknown command {command!r}; choose one of {', '.join(SUMMARY)}",
           file=sys.stderr)
     return 2
