@@ -30,7 +30,8 @@ HELP = {
     "optimiser": "sgd or adamax",
     "loss": "cost of each readout: mse, smooth_l1, or custom (its rule derived from --loss-expr)",
     "loss_expr": "with --loss custom: the cost of one readout unit at one step in y, yhat and n_out, as Brian2 "
-                 "code; sum(...) sums over the readout's units, e.g. '-yhat*log(exp(y)/sum(exp(y)))'",
+                 "code; sum(...) sums over the readout's units, "
+                 "e.g. --loss-expr='-yhat*log(exp(y)/sum(exp(y)))'",
     "refractory_trace": "keep the refractory state's dependence on w through the neuron's own spikes with a "
                         "per-synapse trace (DECOLLE drops it; discrete dense layers, batch 1)",
     "learning": "weight updates: 'dense' (Eq. 5, every step) or 'error_triggered' (Eq. 6: on error events; "
