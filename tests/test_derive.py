@@ -221,3 +221,24 @@ def test_refractory_trace_changes_the_updates_and_is_refused_where_it_is_not_bui
     for settings in (dict(dynamics="continuous"), dict(batch=2), dict(learning="error_triggered")):
         with pytest.raises(ConfigError, match="refractory_trace=True keeps a trace per synapse"):
             _config(refractory_trace=True, **settings)
+
+
+def test_users_own_cost_runs_in_a_study_from_the_command_line(tmp_path):
+    """The regression study with a Charbonnier cost typed on the command line: the rule is derived,
+    written as OUT/rule.eqs, and the recorded loss is that cost of the readouts it recorded."""
+    import json
+    import subprocess
+    import sys
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "brian_decolle", "regression", "--out", str(out), "--device", "runtime",
+                           "--codegen", "numpy", "--layer-sizes", "24", "24", "24", "--epochs", "2", "--duration-ms",
+                           "100", "--loss", "custom", "--loss-expr", CHARBONNIER], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rule = (out / "rule.eqs").read_text()
+    assert "grad = (y - yhat)/(n_out*sqrt((y - yhat)**2 + 1))" in rule and "r: the refractory state" in rule
+    assert json.loads((out / "config.json").read_text())["network"]["loss_expr"] == CHARBONNIER
+    with np.load(out / "results.npz") as res:
+        for k in (1, 2, 3):
+            y, target, loss = res[f"layer{k}_y"], res[f"layer{k}_target"], res[f"layer{k}_loss"]
+            assert np.max(np.abs(loss - (np.sqrt(1 + (y - target) ** 2) - 1))) <= 1e-12  # n_out = 1
