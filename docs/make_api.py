@@ -20,7 +20,7 @@ MODULES = (
     "brian_decolle.gestures", "brian_decolle.events", "brian_decolle.data.mnist", "brian_decolle.data.gestures",
     "brian_decolle.data.events",
     "brian_decolle.data.synthetic_gestures", "brian_decolle.nir_graph", "brian_decolle.decolle_public",
-    "brian_decolle.sweep", "brian_decolle.runargs",
+    "brian_decolle.derive", "brian_decolle.sweep", "brian_decolle.runargs",
     "brian_decolle.figures", "brian_decolle.figures.regression", "brian_decolle.figures.classification",
     "brian_decolle.figures.sweep",
 )
