@@ -237,12 +237,13 @@ def points(spec: SweepSpec) -> list[dict]:
     """The grid's product times the random points (drawn from the spec's seed), without the seeds."""
     grid = [dict(zip(spec.grid, combo)) for combo in itertools.product(*spec.grid.values())]
     rng = np.random.default_rng(spec.sample_seed)
+    defaults = fields_of(spec.study)
     drawn = []
     for _ in range(spec.samples):
         point = {}
         for name, r in spec.random.items():
             x = float(np.exp(rng.uniform(np.log(r.low), np.log(r.high))) if r.log else rng.uniform(r.low, r.high))
-            point[name] = int(round(x)) if isinstance(fields_of(spec.study)[name], int) else x
+            point[name] = int(round(x)) if isinstance(defaults[name], int) else x
         drawn.append(point)
     return [{**g, **d} for g in grid for d in (drawn or [{}])]
 
