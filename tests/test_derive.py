@@ -12,8 +12,8 @@ from brian_decolle import NetworkConfig, build_network, derive
 from brian_decolle import equations as eq
 from brian_decolle.config import ConfigError
 from conftest import poisson
-from oracle import CHARBONNIER, SOFTMAX_CROSS_ENTROPY, grad
-from test_rule import BURNIN, N_IN, N_OUT, N_STEPS, SIZES, _after, _step_inputs
+from oracle import CHARBONNIER, SOFTMAX_CROSS_ENTROPY
+from test_rule import BURNIN, N_IN, N_OUT, N_STEPS, SIZES, sgd_errors
 
 #: the hand-written costs of equations/losses.eqs, as a user would type them
 HAND_WRITTEN = {"mse": "(y - yhat)**2/n_out",
@@ -107,19 +107,8 @@ def _filtered_spike_targets():
 @pytest.mark.parametrize("readout_input", ["sigmoid", "spike"])
 def test_custom_cost_updates_equal_jax_grad(cost, targets, readout_input):
     """Costs with no hand-written rule: every step's update is -lr x jax.grad of the same cost."""
-    lr = 0.05
-    cfg = _config(surrogate="fast_sigmoid", readout_input=readout_input, loss="custom", loss_expr=cost, lr=lr)
-    dn = _run(cfg, targets())
-    worst, scale = 0.0, 0.0
-    for k in (1, 2):
-        w_rec, b_rec = dn.synapse_trace(k, "w"), dn.state(k, "b")
-        for t in range(N_STEPS):
-            gw, gb = (np.asarray(x) for x in grad((w_rec[t], b_rec[t]), *_step_inputs(dn, k, t), cfg))
-            if t < BURNIN:
-                gw, gb = 0 * gw, 0 * gb
-            dw, db = _after(dn, k, t, "w") - w_rec[t], _after(dn, k, t, "b") - b_rec[t]
-            worst = max(worst, np.max(np.abs(dw + lr * gw)), np.max(np.abs(db + lr * gb)))
-            scale = max(scale, lr * np.max(np.abs(gw)), lr * np.max(np.abs(gb)))
+    cfg = _config(surrogate="fast_sigmoid", readout_input=readout_input, loss="custom", loss_expr=cost, lr=0.05)
+    worst, scale = sgd_errors(_run(cfg, targets()), cfg)
     print(f"{cost} / {readout_input}: max |dw + lr grad| = {worst:.3g}, scale {scale:.3g}")
     assert scale > 1e-3, "no gradient to speak of: the test would prove nothing"
     assert worst <= 1e-9

@@ -45,29 +45,33 @@ def _after(dn, k, t, var):
     return trace[t + 1] if t + 1 < N_STEPS else dn.get_weights(k)["b"]
 
 
+def sgd_errors(dn, cfg) -> tuple[float, float]:
+    """max |dw + lr jax.grad| over both layers and every step (no update during the burn-in), and the
+    largest lr x gradient, the scale it is measured against."""
+    worst, scale, lr = 0.0, 0.0, cfg.lr
+    for k in (1, 2):
+        w_rec, b_rec = dn.synapse_trace(k, "w"), dn.state(k, "b")
+        for t in range(N_STEPS):
+            gw, gb = (np.asarray(x) for x in grad((w_rec[t], b_rec[t]), *_step_inputs(dn, k, t), cfg))
+            if t < BURNIN:
+                gw, gb = 0 * gw, 0 * gb
+            dw, db = _after(dn, k, t, "w") - w_rec[t], _after(dn, k, t, "b") - b_rec[t]
+            worst = max(worst, np.max(np.abs(dw + lr * gw)), np.max(np.abs(db + lr * gb)))
+            scale = max(scale, lr * np.max(np.abs(gw)), lr * np.max(np.abs(gb)))
+    return worst, scale
+
+
 CASES = list(itertools.product(("sigmoid", "fast_sigmoid", "box"), ("mse", "smooth_l1"),
                                ("sigmoid", "spike", "trace")))
 
 
 @pytest.mark.parametrize("surrogate,loss,readout_input", CASES)
 def test_sgd_update_equals_autograd(rng, surrogate, loss, readout_input):
-    lr = 0.05
     cfg = NetworkConfig(n_inputs=N_IN, layer_sizes=SIZES, readout_sizes=N_OUT, surrogate=surrogate, loss=loss,
-                        readout_input=readout_input, optimiser="sgd", lr=lr, dropout=0.3, reg_u=0.2,
+                        readout_input=readout_input, optimiser="sgd", lr=0.05, dropout=0.3, reg_u=0.2,
                         reg_rate=5.0, rate_target=0.6, weight_scale=2.0, readout_amplitude=2.0,
                         burnin_ms=BURNIN, seed=3)
-    dn = _run(cfg, rng)
-    worst, scale = 0.0, 0.0
-    for k in (1, 2):
-        w_rec, b_rec = dn.synapse_trace(k, "w"), dn.state(k, "b")
-        for t in range(N_STEPS):
-            gw, gb = grad((w_rec[t], b_rec[t]), *_step_inputs(dn, k, t), cfg)
-            gw, gb = np.asarray(gw), np.asarray(gb)
-            if t < BURNIN:
-                gw, gb = 0 * gw, 0 * gb
-            dw, db = _after(dn, k, t, "w") - w_rec[t], _after(dn, k, t, "b") - b_rec[t]
-            worst = max(worst, np.max(np.abs(dw + lr * gw)), np.max(np.abs(db + lr * gb)))
-            scale = max(scale, lr * np.max(np.abs(gw)), lr * np.max(np.abs(gb)))
+    worst, scale = sgd_errors(_run(cfg, rng), cfg)
     print(f"{surrogate}/{loss}/{readout_input}: max |dw + lr grad| = {worst:.3g}, scale {scale:.3g}")
     assert scale > 0, "no gradient at all: the test would prove nothing"
     assert worst <= 1e-6 * scale
