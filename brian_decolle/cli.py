@@ -177,14 +177,23 @@ def recorded(study: Study, path):
 def compose(study: Study, args: argparse.Namespace):
     """The preset named by --network (or the run --config records) with every given option in its place."""
     config = recorded(study, args.config) if getattr(args, "config", None) else study.preset(args.network)
+    return with_values(config, {option: getattr(args, option) for option in study.options
+                                if getattr(args, option, None) is not None})
+
+
+def with_values(config, values: dict):
+    """A composed config with ``values`` ('part.field' -> value; lists become the tuples the configs
+    keep) in place; the configs check them."""
     changes: dict[str, dict] = {}
-    for option in study.options:
-        value = getattr(args, option, None)
-        if value is not None:
-            part, name = option.split(".")
-            changes.setdefault(part, {})[name] = tuple(value) if isinstance(value, list) else value
-    parts = {part: dataclasses.replace(getattr(config, part), **values) for part, values in changes.items()}
+    for option, value in values.items():
+        part, name = option.split(".")
+        changes.setdefault(part, {})[name] = _plain(value)
+    parts = {part: dataclasses.replace(getattr(config, part), **fields) for part, fields in changes.items()}
     return dataclasses.replace(config, **parts)
+
+
+def _plain(value):
+    return tuple(_plain(v) for v in value) if isinstance(value, list) else value
 
 
 @contextlib.contextmanager

@@ -119,21 +119,10 @@ def fields_of(study: str) -> dict:
     return out
 
 
-def _plain(value):
-    """A spec value as the configs take it (TOML and JSON give lists; the configs keep tuples)."""
-    return tuple(_plain(v) for v in value) if isinstance(value, list) else value
-
-
 def compose(study: str, preset: str, values: dict):
     """The study's preset with ``values`` ('part.field' -> value) in place; the configs check them."""
     module = STUDIES[study]
-    config = module.preset(preset)
-    changes: dict[str, dict] = {}
-    for name, value in values.items():
-        part, field = name.split(".")
-        changes.setdefault(part, {})[field] = _plain(value)
-    parts = {part: dataclasses.replace(getattr(config, part), **fields) for part, fields in changes.items()}
-    return dataclasses.replace(config, **parts)
+    return cli.with_values(module.preset(preset), values)
 
 
 def check_spec(raw: dict) -> SweepSpec:
