@@ -45,6 +45,12 @@ def check_positive(name: str, value) -> None:
         raise ConfigError(f"{name}={value!r} must be a positive number")
 
 
+def check_finite(name: str, value) -> None:
+    """A finite number (of either sign)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigError(f"{name}={value!r} must be a finite number")
+
+
 def check_non_negative(name: str, value) -> None:
     """A finite number >= 0."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:

@@ -125,7 +125,7 @@ STUDY = cli.Study(
     name="dvs_gesture", presets=PRESETS, preset=preset, run=run,
     preset_help="'cpu': conv 5-10-10 for a 2-core CPU; 'paper': Table 2, conv 64-128-128 (for a GPU)",
     options=("data.data_dir", "data.frames", "data.n_test", "data.validation_users", "schedule.train_samples",
-             "schedule.init", "schedule.init_samples", "schedule.init_tolerance",
+             "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std", "schedule.init_tolerance",
              "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
              "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
              "network.batch", "network.optimiser",

@@ -17,6 +17,7 @@ from .config import NetworkConfig
 SILENT_WARNING = 0.5      # warn when more than this fraction of a layer's units never spiked
 RATE_WARNING_HZ = 200.0   # warn when a layer's mean rate exceeds this
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+FAST_HZ = 300.0           # a unit above this rate fires at most every third step: no longer a sparse code
 
 
 class Activity:
@@ -49,6 +50,18 @@ class Activity:
         spec = self.cfg.layers[k]
         return float(self.counts[k].sum() / max(spec.n_outputs * self.unit_steps * self.cfg.dt_s, 1e-12))
 
+    def unit_rates_hz(self, k: int) -> np.ndarray:
+        """Each output unit's firing rate in layer k (0-based), over all samples counted."""
+        return self.counts[k] / max(self.unit_steps * self.cfg.dt_s, 1e-12)
+
+    def rates(self, k: int) -> dict:
+        """The rate distribution of layer k (0-based): mean, median and 95th percentile (Hz), the
+        fractions of units above FAST_HZ and of silent units (no spike in any sample)."""
+        rates = self.unit_rates_hz(k)
+        return {"rate_hz": self.rate_hz(k), "rate_median_hz": float(np.median(rates)),
+                "rate_p95_hz": float(np.percentile(rates, 95)),
+                "fast_fraction": float(np.mean(rates > FAST_HZ)), "silent_fraction": float(np.mean(rates == 0))}
+
     def membrane(self, k: int) -> tuple[float, float]:
         """Mean and standard deviation of u of layer k (0-based) over neurons and counted steps."""
         n = max(self.n_values[k], 1.0)
@@ -57,16 +70,19 @@ class Activity:
 
 
 def layer_health(activity: Activity, state: dict[str, np.ndarray]) -> list[dict]:
-    """Per layer: rate_hz, silent_fraction (None for the output layer), u_mean, u_std,
+    """Per layer: the rates (mean, median, 95th percentile; fast_fraction and silent_fraction are None
+    for the non-spiking output layer), u_mean, u_std,
     weight_range, bias_range and the PERCENTILES of weights and biases (None without biases)."""
     cfg, out = activity.cfg, []
     for k, spec in enumerate(cfg.layers):
         u_mean, u_std = activity.membrane(k)
+        rates = activity.rates(k)
+        if spec.is_output:
+            rates.update(fast_fraction=None, silent_fraction=None)
         w = state[f"layer{spec.index}_w"]
         b = state.get(f"layer{spec.index}_b")
         out.append({
-            "layer": spec.index, "rate_hz": activity.rate_hz(k),
-            "silent_fraction": None if spec.is_output else float(np.mean(activity.counts[k] == 0)),
+            "layer": spec.index, **rates,
             "u_mean": u_mean, "u_std": u_std,
             "weight_range": [float(w.min()), float(w.max())],
             "bias_range": None if b is None else [float(b.min()), float(b.max())],

@@ -4,9 +4,11 @@ Orthogonal weights first; then, layer after layer, runs of the compiled network
 on a few training samples (learning and dropout off) measure the membrane
 potential u of the layer's neurons after each sample's burn-in (statistics.eqs),
 and the layer's weights are divided by u's standard deviation and its biases
-shifted so that u has mean about 0 and standard deviation about 1:
-W <- W / std, b <- (b - mean) / std. A layer is done when both are within the
-tolerance, or after ``init_iterations`` measurements. The non-spiking output
+shifted so that u has the target mean m and standard deviation s (decolle-public:
+0 and 1): W <- W s / std, b <- (b - mean) s / std + m. The threshold is u = 0, so
+with m = 0 a unit whose input barely varies fires at nearly every step or never;
+a mean below 0 (m = -s, say) leaves most steps below threshold. A layer is done
+when both are within the tolerance, or after ``init_iterations`` measurements. The non-spiking output
 layer keeps its initial weights. Every measurement is a re-run of the same build,
 so nothing is compiled again.
 """
@@ -16,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .health import Activity
+from .health import FAST_HZ, Activity
 
 
 def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -30,7 +32,7 @@ def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 
 def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: float, iterations: int, seed: int,
-         report: Callable[[str], None]) -> tuple[dict, dict]:
+         report: Callable[[str], None], u_mean: float = 0.0, u_std: float = 1.0) -> tuple[dict, dict]:
     """The initialised state and a log {layer: {before, after, iterations}} of u's mean and std and
     the firing rate. measure(state) runs the network on the same training samples and returns
     their Activity."""
@@ -51,20 +53,23 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
         done = 0
         for done in range(1, iterations + 1):
             mean, std = activity.membrane(k)
-            if abs(std - 1) <= tolerance and (abs(mean) <= tolerance or b not in state):  # (no bias: no shift)
+            if abs(std - u_std) <= tolerance and (abs(mean - u_mean) <= tolerance or b not in state):  # (no bias: no shift)
                 break
-            state[w] = state[w] / max(std, 1e-6)
+            gain = u_std / max(std, 1e-6)
+            state[w] = state[w] * gain
             if b in state:
-                state[b] = (state[b] - mean) / max(std, 1e-6)
+                state[b] = (state[b] - mean) * gain + u_mean
             activity = measure(state)
         log[spec.index] = {"before": _summary(before, k), "after": _summary(activity, k), "measurements": done}
         report(f"initialisation (LSUV) layer {spec.index}: u mean {log[spec.index]['before']['u_mean']:.2f} -> "
                f"{log[spec.index]['after']['u_mean']:.2f}, std {log[spec.index]['before']['u_std']:.2f} -> "
                f"{log[spec.index]['after']['u_std']:.2f}, rate {log[spec.index]['before']['rate_hz']:.1f} -> "
-               f"{log[spec.index]['after']['rate_hz']:.1f} Hz")
+               f"{log[spec.index]['after']['rate_hz']:.1f} Hz (median {log[spec.index]['after']['rate_median_hz']:.0f} Hz, "
+               f"{log[spec.index]['after']['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
+               f"{log[spec.index]['after']['silent_fraction']:.0%} silent)")
     return state, log
 
 
 def _summary(activity: Activity, k: int) -> dict:
     mean, std = activity.membrane(k)
-    return {"u_mean": mean, "u_std": std, "rate_hz": activity.rate_hz(k)}
+    return {"u_mean": mean, "u_std": std, **activity.rates(k)}

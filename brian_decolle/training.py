@@ -35,7 +35,7 @@ import numpy as np
 
 from . import devices, progress
 from .classifier import OnlineClassifier, SampleSource, votes
-from .config import ConfigError, NetworkConfig, check_choice, check_count, check_positive
+from .config import ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_positive
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 
@@ -66,7 +66,9 @@ class Schedule:
     n_raster: int = 32          # layer-1 units whose spikes the recorded test sample keeps
     init: str = "lsuv"          # 'lsuv': data-driven initialisation; 'uniform': as built
     init_samples: int = 8       # training samples each LSUV measurement runs
-    init_tolerance: float = 0.1  # LSUV stops when |std(u) - 1| and |mean(u)| are below this ...
+    init_u_mean: float = 0.0    # LSUV's target mean of u (threshold at 0: below 0, most steps are silent) ...
+    init_u_std: float = 1.0     # ... and standard deviation of u
+    init_tolerance: float = 0.1  # LSUV stops when u's mean and std are this close to their targets ...
     init_iterations: int = 5    # ... or after this many measurements per layer
     lr_drop_every: int | None = None  # training samples between learning-rate drops (None: no drop)
     lr_drop_factor: float = 0.2  # the learning rate is multiplied by this at every drop
@@ -75,8 +77,9 @@ class Schedule:
         for name in ("train_samples", "eval_every", "eval_samples", "checkpoint_every", "n_raster",
                      "init_samples", "init_iterations"):
             check_count(name, getattr(self, name))
-        for name in ("train_ms", "test_ms", "init_tolerance", "lr_drop_factor"):
+        for name in ("train_ms", "test_ms", "init_tolerance", "lr_drop_factor", "init_u_std"):
             check_positive(name, getattr(self, name))
+        check_finite("init_u_mean", self.init_u_mean)
         check_choice("init", self.init, INITS)
         if self.lr_drop_every is not None:
             check_count("lr_drop_every", self.lr_drop_every)
@@ -257,7 +260,8 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
             return activity
 
         state, history["initialisation"] = lsuv(clf.dn, state, measure, tolerance=schedule.init_tolerance,
-                                                iterations=schedule.init_iterations, seed=seed, report=report)
+                                                iterations=schedule.init_iterations, seed=seed, report=report,
+                                                u_mean=schedule.init_u_mean, u_std=schedule.init_u_std)
 
     def save():
         tmp = out_dir / (CHECKPOINT + ".tmp.npz")
