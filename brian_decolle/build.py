@@ -140,8 +140,12 @@ class Builder:
         self.add_runner(code, group, "sample_start", "sample_start")
 
     def norm_state(self, norm):
-        """Model lines of the optimiser's per-parameter state (Adamax's running norm)."""
-        return eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
+        """Model lines of the optimiser's per-parameter state: Adamax's running norm ``norm``, and with
+        update_every='sample' the gradient summed over the sample (``norm`` with 'acc' for 'norm')."""
+        lines = eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
+        if self.cfg.update_every == "sample":
+            lines += eq.code("optimisers.eqs", "accumulator_state", acc=norm.replace("norm", "acc"))
+        return lines
 
     def add_learned(self, spec, role, owner, var, values, grad, norm, lr="lr", gate="learning", runner=True):
         """One learned variable: its initial values, its optimiser state and update, and its name
@@ -154,8 +158,14 @@ class Builder:
         if cfg.optimiser == "adamax":
             # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
             self.set_initial(f"layer{spec.index}_{role}_norm", owner, norm, np.full(len(values), cfg.adamax_eps))
+        section, acc = cfg.optimiser, norm.replace("norm", "acc")
+        if cfg.update_every == "sample":
+            # (a learned value: a checkpoint keeps the part of a sample's gradient not yet applied)
+            self.set_initial(f"layer{spec.index}_{role}_acc", owner, acc, np.zeros(len(values)))
+            owner.namespace["sample_begins"] = self.sample_begins
+            section += "_sample"
         if self.plastic:
-            code = eq.code("optimisers.eqs", cfg.optimiser, param=var, grad=grad, lr=lr, gate=gate, norm=norm)
+            code = eq.code("optimisers.eqs", section, param=var, grad=grad, lr=lr, gate=gate, norm=norm, acc=acc)
             self.add_runner(code, owner, "update", f"{role}_update")
 
     def set_initial(self, name, owner, var, values):

@@ -40,6 +40,9 @@ HELP = {
     "forward": "synaptic input: 'dense' (every synapse every step) or 'spike_driven' (on presynaptic spikes; "
                "exact with learning off, needs discrete dynamics and no random tau)",
     "lr": "learning rate (0: no learning)",
+    "update_every": "'step': the optimiser steps every time step (DECOLLE); 'sample': the gradient is summed over "
+                    "a sample and applied once",
+    "adamax_decay": "Adamax's decay of the running gradient norm per optimiser step (torch's beta2)",
     "dropout": "dropout probability of each readout's input",
     "weight_scale": "initial weights ~ U(+-scale/sqrt(fan_in)); one value, or one per layer",
     "readout_amplitude": "readout g, c ~ U(+-a/sqrt(fan_in))",

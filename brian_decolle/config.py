@@ -19,6 +19,7 @@ OPTIMISERS = ("sgd", "adamax")
 DYNAMICS = ("discrete", "continuous")
 FORWARDS = ("dense", "spike_driven")
 LEARNINGS = ("dense", "error_triggered")
+UPDATE_EVERY = ("step", "sample")
 #: sections the builder reads from a neuron equations file, by dynamics (as in equations/neuron_*.eqs);
 #: a max-pool also reads "spike_trace"
 NEURON_SECTIONS = {
@@ -217,6 +218,8 @@ class NetworkConfig:
     learning: str = "dense"                 # 'dense' (Eq. 5, every synapse every step) or 'error_triggered'
                                             # (Eq. 6: on error events; equations/error_events.eqs)
     error_threshold: float = 0.01           # theta of the error events (error_triggered)
+    update_every: str = "step"             # 'step': the optimiser steps every time step (DECOLLE, decolle-public);
+                                            # 'sample': the gradient is summed over a sample and applied once
     lr: float = 1e-3
     adamax_decay: float = 0.95
     adamax_eps: float = 1e-8
@@ -433,11 +436,15 @@ def check_learning(cfg: NetworkConfig) -> None:
     """learning='error_triggered' (Eq. 6) updates on error events with plain SGD steps."""
     check_choice("learning", cfg.learning, LEARNINGS)
     check_positive("error_threshold", cfg.error_threshold)
+    check_choice("update_every", cfg.update_every, UPDATE_EVERY)
     if cfg.learning == "error_triggered":
         if cfg.optimiser != "sgd":
             raise ConfigError(f"learning='error_triggered' needs optimiser='sgd' (got {cfg.optimiser!r}): an error "
                               "event is a plain gradient step, while Adamax scales every step by the running norm "
                               "of the whole gradient, which events do not deliver")
+        if cfg.update_every != "step":
+            raise ConfigError(f"learning='error_triggered' needs update_every='step' (got {cfg.update_every!r}): "
+                              "an error event steps the weights when it happens")
         if cfg.batch != 1 or cfg.conv_layers:
             raise ConfigError("learning='error_triggered' is built for dense layers with their own weights (batch=1, "
                               f"no conv_layers; got batch={cfg.batch}, {len(cfg.conv_layers)} conv layer(s)): "

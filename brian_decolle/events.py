@@ -137,7 +137,7 @@ STUDY = cli.Study(
     options=("data.data_dir", "data.tonic_dataset", "data.frames", "data.downsample", "data.n_test",
              "data.n_validation", "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-             "schedule.test_ms", "network.layer_sizes", "network.batch", "network.optimiser", "network.lr",
+             "schedule.test_ms", "network.layer_sizes", "network.batch", "network.optimiser", "network.lr", "network.update_every", "network.adamax_decay",
              "network.dropout", "network.weight_scale", "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
     add_arguments=_data_arguments,
     before_run=_check_data,

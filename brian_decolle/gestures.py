@@ -130,7 +130,7 @@ STUDY = cli.Study(
              "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
              "network.batch", "network.optimiser",
              "network.forward", "network.learning", "network.error_threshold",
-             "network.lr", "network.dropout", "network.weight_scale",
+             "network.lr", "network.update_every", "network.adamax_decay", "network.dropout", "network.weight_scale",
              "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
     add_arguments=_data_arguments, before_run=_prepare_data,
     description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).

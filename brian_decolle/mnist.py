@@ -104,7 +104,7 @@ STUDY = cli.Study(
              "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
              "schedule.test_ms", "network.batch", "network.optimiser",
              "network.forward", "network.learning", "network.error_threshold",
-             "network.lr", "network.dropout",
+             "network.lr", "network.update_every", "network.adamax_decay", "network.dropout",
              "network.weight_scale", "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
     description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).
 

@@ -403,6 +403,9 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         sample_starts = (np.arange(n_steps) % sample_steps == 0).astype(float)
     if sample_starts is not None:
         sample_starts = check_sample_starts(sample_starts, n_steps)
+    if cfg.update_every == "sample" and sample_starts is None:
+        raise ConfigError("update_every='sample' applies a sample's summed gradient when the next sample starts: "
+                          "give sample_steps or sample_starts")
     if "norm" in record_synapses and cfg.optimiser != "adamax":
         raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
     if "dr_dw" in record_synapses and not cfg.refractory_trace:
