@@ -53,6 +53,34 @@ def test_lsuv_gives_unit_std_and_zero_mean_membranes():
     assert abs(log[1]["before"]["u_std"] - 1) > 0.1, "the test must start away from the target"
 
 
+def test_lsuv_reaches_other_targets():
+    clf = _classifier()
+    measure = _measure(clf)
+    state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.05, iterations=10, seed=0,
+                      report=lambda line: None, u_mean=-0.5, u_std=0.3)
+    after = measure(state)
+    for k in range(CFG.n_layers):
+        mean, std = after.membrane(k)
+        assert abs(std - 0.3) <= 0.05 and abs(mean + 0.5) <= 0.05, (k, mean, std)
+        assert set(log[k + 1]["after"]) >= {"rate_median_hz", "rate_p95_hz", "fast_fraction", "silent_fraction"}
+
+
+def test_rate_distribution_counts_each_unit():
+    activity = Activity(CFG)
+    # layer 1: 4 channels x 4 x 4 pooled units; 100 steps of 1 ms
+    counts = np.zeros(64)
+    counts[:16], counts[16:20] = 50, 40       # 16 units at 500 Hz, 4 at 400 Hz, the rest silent
+    recording = [{"counts": counts, "u_sum": np.zeros(4 * 64), "u_sq": np.zeros(4 * 64), "n_counted": 1},
+                 {"counts": np.full(12, 2.0), "u_sum": np.zeros(12), "u_sq": np.zeros(12), "n_counted": 1}]
+    activity.add(recording, 1, 100)
+    rates = activity.rates(0)
+    assert rates["fast_fraction"] == 20 / 64 and rates["silent_fraction"] == 44 / 64
+    assert rates["rate_median_hz"] == 0 and rates["rate_p95_hz"] == 500
+    assert rates["rate_hz"] == pytest.approx((16 * 500 + 4 * 400) / 64)
+    assert activity.rates(1) == {"rate_hz": 20.0, "rate_median_hz": 20.0, "rate_p95_hz": 20.0, "fast_fraction": 0.0,
+                                 "silent_fraction": 0.0}
+
+
 def test_health_warns_about_silent_and_racing_layers():
     clf = _classifier()
     measure = _measure(clf, n_runs=1)
