@@ -135,10 +135,7 @@ STUDY = cli.Study(
     name="events", presets=PRESETS, preset=preset, run=run,
     preset_help="'dense': two dense layers of 128 (any sensor); 'conv': conv 5-10-10, 7x7, pools 2,1,2 (32x32 or more)",
     options=("data.data_dir", "data.tonic_dataset", "data.frames", "data.downsample", "data.n_test",
-             "data.n_validation", "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
-             "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-             "schedule.test_ms", "network.layer_sizes", "network.batch", "network.optimiser", "network.lr", "network.update_every", "network.adamax_decay",
-             "network.dropout", "network.weight_scale", "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
+             "data.n_validation", "network.layer_sizes") + cli.TRAINING_OPTIONS,
     add_arguments=_data_arguments,
     before_run=_check_data,
     description="""Any event dataset: a folder of your own recordings, or a tonic dataset class.

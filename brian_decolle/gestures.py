@@ -124,14 +124,7 @@ def _prepare_data(args, study: GestureStudy) -> dict:
 STUDY = cli.Study(
     name="dvs_gesture", presets=PRESETS, preset=preset, run=run,
     preset_help="'cpu': conv 5-10-10 for a 2-core CPU; 'paper': Table 2, conv 64-128-128 (for a GPU)",
-    options=("data.data_dir", "data.frames", "data.n_test", "data.validation_users", "schedule.train_samples",
-             "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std", "schedule.init_tolerance",
-             "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
-             "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
-             "network.batch", "network.optimiser",
-             "network.forward", "network.learning", "network.error_threshold",
-             "network.lr", "network.update_every", "network.adamax_decay", "network.dropout", "network.weight_scale",
-             "network.burnin_ms", "network.seed") + cli.RULE_OPTIONS,
+    options=("data.data_dir", "data.frames", "data.n_test", "data.validation_users") + cli.TRAINING_OPTIONS,
     add_arguments=_data_arguments, before_run=_prepare_data,
     description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).
 
