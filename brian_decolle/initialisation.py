@@ -53,20 +53,20 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
         done = 0
         for done in range(1, iterations + 1):
             mean, std = activity.membrane(k)
-            if abs(std - u_std) <= tolerance and (abs(mean - u_mean) <= tolerance or b not in state):  # (no bias: no shift)
+            # (without a bias there is nothing to shift: only the std is reached)
+            if abs(std - u_std) <= tolerance and (abs(mean - u_mean) <= tolerance or b not in state):
                 break
             gain = u_std / max(std, 1e-6)
             state[w] = state[w] * gain
             if b in state:
                 state[b] = (state[b] - mean) * gain + u_mean
             activity = measure(state)
-        log[spec.index] = {"before": _summary(before, k), "after": _summary(activity, k), "measurements": done}
-        report(f"initialisation (LSUV) layer {spec.index}: u mean {log[spec.index]['before']['u_mean']:.2f} -> "
-               f"{log[spec.index]['after']['u_mean']:.2f}, std {log[spec.index]['before']['u_std']:.2f} -> "
-               f"{log[spec.index]['after']['u_std']:.2f}, rate {log[spec.index]['before']['rate_hz']:.1f} -> "
-               f"{log[spec.index]['after']['rate_hz']:.1f} Hz (median {log[spec.index]['after']['rate_median_hz']:.0f} Hz, "
-               f"{log[spec.index]['after']['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
-               f"{log[spec.index]['after']['silent_fraction']:.0%} silent)")
+        old, new = _summary(before, k), _summary(activity, k)
+        log[spec.index] = {"before": old, "after": new, "measurements": done}
+        report(f"initialisation (LSUV) layer {spec.index}: u mean {old['u_mean']:.2f} -> {new['u_mean']:.2f}, "
+               f"std {old['u_std']:.2f} -> {new['u_std']:.2f}, rate {old['rate_hz']:.1f} -> {new['rate_hz']:.1f} Hz "
+               f"(median {new['rate_median_hz']:.0f} Hz, {new['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
+               f"{new['silent_fraction']:.0%} silent)")
     return state, log
 
 

@@ -98,7 +98,8 @@ STUDY = cli.Study(
     name="mnist", presets=PRESETS, preset=preset, run=run,
     preset_help="'paper': conv 16-24-32, 7x7, pools 2,1,2, dense non-spiking output; "
                 "'small': conv 8-12, 5x5, pools 2,2",
-    options=("data.n_train", "data.n_test", "data.n_validation", "data.mnist_dir", "data.max_rate_hz") + cli.TRAINING_OPTIONS,
+    options=("data.n_train", "data.n_test", "data.n_validation", "data.mnist_dir", "data.max_rate_hz")
+    + cli.TRAINING_OPTIONS,
     description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).
 
 Each digit becomes a Poisson spike train (0-50 Hz by pixel intensity), 500 ms
