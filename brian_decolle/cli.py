@@ -44,6 +44,9 @@ HELP = {
                     "a sample and applied once",
     "adamax_decay": "Adamax's decay of the running gradient norm per optimiser step (torch's beta2)",
     "dropout": "dropout probability of each readout's input",
+    "surrogate": "sigma(u) whose slope is the rule's postsynaptic factor: sigmoid, fast_sigmoid or box",
+    "readout_input": "what each local readout reads: 'spike' (decolle-public), 'sigmoid' (sigma(u), the paper) "
+                     "or 'trace' (the filtered spike train)",
     "weight_scale": "initial weights ~ U(+-scale/sqrt(fan_in)); one value, or one per layer",
     "readout_amplitude": "readout g, c ~ U(+-a/sqrt(fan_in))",
     "burnin_ms": "no learning and no vote during a sample's first ms",
@@ -92,7 +95,7 @@ TRAINING_OPTIONS = (
     "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
     "network.batch", "network.optimiser", "network.lr", "network.update_every", "network.adamax_decay",
     "network.forward", "network.learning", "network.error_threshold", "network.reg_u", "network.reg_rate",
-    "network.dropout", "network.weight_scale", "network.burnin_ms", "network.seed") + RULE_OPTIONS
+    "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale", "network.burnin_ms", "network.seed") + RULE_OPTIONS
 
 
 @dataclass(frozen=True)
