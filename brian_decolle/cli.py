@@ -64,6 +64,7 @@ HELP = {
     "init_samples": "training samples of each LSUV measurement",
     "init_u_mean": "LSUV's target mean of the membrane potential u (the threshold is u = 0)",
     "init_u_std": "LSUV's target standard deviation of u",
+    "init_rate_hz": "instead of --init-u-mean: shift each layer's biases until its mean firing rate is this (Hz)",
     "init_tolerance": "LSUV stops when u's mean and std are this close to their targets",
     "lr_drop_every": "training samples between learning-rate drops (none if not given)",
     "lr_drop_factor": "the learning rate is multiplied by this at every drop",
@@ -91,11 +92,12 @@ RULE_OPTIONS = ("network.loss", "network.loss_expr", "network.refractory_trace")
 #: the options of every classification study: its schedule, initialisation, optimiser and network settings
 TRAINING_OPTIONS = (
     "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
-    "schedule.init_tolerance", "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every",
-    "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms",
-    "network.batch", "network.optimiser", "network.lr", "network.update_every", "network.adamax_decay",
-    "network.forward", "network.learning", "network.error_threshold", "network.reg_u", "network.reg_rate",
-    "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale", "network.burnin_ms", "network.seed") + RULE_OPTIONS
+    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.lr_drop_every", "schedule.lr_drop_factor",
+    "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
+    "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
+    "network.adamax_decay", "network.forward", "network.learning", "network.error_threshold", "network.reg_u",
+    "network.reg_rate", "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale",
+    "network.burnin_ms", "network.seed") + RULE_OPTIONS
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,14 @@ def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 
 def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: float, iterations: int, seed: int,
-         report: Callable[[str], None], u_mean: float = 0.0, u_std: float = 1.0) -> tuple[dict, dict]:
+         report: Callable[[str], None], u_mean: float = 0.0, u_std: float = 1.0,
+         rate_hz: float | None = None) -> tuple[dict, dict]:
     """The initialised state and a log {layer: {before, after, iterations}} of u's mean and std and
     the firing rate. measure(state) runs the network on the same training samples and returns
-    their Activity."""
+    their Activity. rate_hz: after the scaling, each layer's biases are shifted together until its
+    mean firing rate is within ``tolerance`` (relative) of rate_hz, instead of reaching u_mean (u
+    includes the refractory state, which pulls a fast unit's u back to the threshold, so u's mean
+    says little of the rate)."""
     cfg = dn.cfg
     rng = np.random.default_rng([seed, 7])
     state = {name: values.copy() for name, values in state.items()}
@@ -61,6 +65,9 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
             if b in state:
                 state[b] = (state[b] - mean) * gain + u_mean
             activity = measure(state)
+        if rate_hz is not None and b in state:
+            activity, shifts = _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, 2 * iterations)
+            done += shifts
         old, new = _summary(before, k), _summary(activity, k)
         log[spec.index] = {"before": old, "after": new, "measurements": done}
         report(f"initialisation (LSUV) layer {spec.index}: u mean {old['u_mean']:.2f} -> {new['u_mean']:.2f}, "
@@ -68,6 +75,32 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
                f"(median {new['rate_median_hz']:.0f} Hz, {new['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
                f"{new['silent_fraction']:.0%} silent)")
     return state, log
+
+
+def _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, budget) -> tuple[Activity, int]:
+    """Shift layer k's (0-based) biases by one offset until its mean rate is within tolerance (relative)
+    of rate_hz: the rate grows with the offset, so the offset is bracketed by steps that double, then
+    bisected. Returns the last measurement and how many were made (at most budget)."""
+    base = state[b].copy()
+    step = max(activity.membrane(k)[1], 1e-3)   # the first step: one standard deviation of u
+    low, high, offset = None, None, 0.0
+    for n in range(1, budget + 1):
+        rate = activity.rate_hz(k)
+        if abs(rate - rate_hz) <= tolerance * rate_hz:
+            return activity, n - 1
+        if rate > rate_hz:
+            high = offset
+        else:
+            low = offset
+        if low is None:
+            offset -= step * 2 ** (n - 1)
+        elif high is None:
+            offset += step * 2 ** (n - 1)
+        else:
+            offset = (low + high) / 2
+        state[b] = base + offset
+        activity = measure(state)
+    return activity, budget
 
 
 def _summary(activity: Activity, k: int) -> dict:

@@ -68,6 +68,7 @@ class Schedule:
     init_samples: int = 8       # training samples each LSUV measurement runs
     init_u_mean: float = 0.0    # LSUV's target mean of u (threshold at 0: below 0, most steps are silent) ...
     init_u_std: float = 1.0     # ... and standard deviation of u
+    init_rate_hz: float | None = None  # instead of init_u_mean: shift each layer's biases to this mean rate
     init_tolerance: float = 0.1  # LSUV stops when u's mean and std are this close to their targets ...
     init_iterations: int = 5    # ... or after this many measurements per layer
     lr_drop_every: int | None = None  # training samples between learning-rate drops (None: no drop)
@@ -80,6 +81,8 @@ class Schedule:
         for name in ("train_ms", "test_ms", "init_tolerance", "lr_drop_factor", "init_u_std"):
             check_positive(name, getattr(self, name))
         check_finite("init_u_mean", self.init_u_mean)
+        if self.init_rate_hz is not None:
+            check_positive("init_rate_hz", self.init_rate_hz)
         check_choice("init", self.init, INITS)
         if self.lr_drop_every is not None:
             check_count("lr_drop_every", self.lr_drop_every)
@@ -261,7 +264,8 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
 
         state, history["initialisation"] = lsuv(clf.dn, state, measure, tolerance=schedule.init_tolerance,
                                                 iterations=schedule.init_iterations, seed=seed, report=report,
-                                                u_mean=schedule.init_u_mean, u_std=schedule.init_u_std)
+                                                u_mean=schedule.init_u_mean, u_std=schedule.init_u_std,
+                                                rate_hz=schedule.init_rate_hz)
 
     def save():
         tmp = out_dir / (CHECKPOINT + ".tmp.npz")

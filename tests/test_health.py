@@ -65,6 +65,18 @@ def test_lsuv_reaches_other_targets():
         assert set(log[k + 1]["after"]) >= {"rate_median_hz", "rate_p95_hz", "fast_fraction", "silent_fraction"}
 
 
+def test_lsuv_reaches_a_target_rate():
+    clf = _classifier()
+    measure = _measure(clf)
+    state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=8, seed=0,
+                      report=lambda line: None, u_std=0.5, rate_hz=40.0)
+    after = measure(state)
+    for k in range(CFG.n_layers):
+        assert abs(after.rate_hz(k) - 40.0) <= 4.0, (k, after.rate_hz(k))
+        assert log[k + 1]["after"]["rate_hz"] == pytest.approx(after.rate_hz(k))
+    assert abs(log[1]["before"]["rate_hz"] - 40.0) > 4.0, "the test must start away from the target"
+
+
 def test_rate_distribution_counts_each_unit():
     activity = Activity(CFG)
     # layer 1: 4 channels x 4 x 4 pooled units; 100 steps of 1 ms
