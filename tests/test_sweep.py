@@ -338,3 +338,37 @@ def test_a_dvs_sweep_without_its_data_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(ConfigError, match="nowhere"):
         sweep.run_sweep(spec, tmp_path / "out", workers=1, report=lambda line: None)
     assert not (tmp_path / "out" / "tasks").exists()
+
+
+def test_an_events_sweep_compiles_once_on_a_local_cluster(tmp_path):
+    """4 tasks (2 learning rates x 2 seeds) of a tiny SYNTHETIC event folder on cpp_standalone through Dask: the
+    network adapted to the data is compiled once, every task runs on it, and the figure says SYNTHETIC."""
+    pytest.importorskip("tonic", reason="event data need tonic: pip install 'brian-decolle[dvs]'")
+    root = tmp_path / "synthetic_events"
+    rng = np.random.default_rng(0)
+    (root / "train").mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"sensor_size": [8, 6, 2], "classes": ["left", "right"]}))
+    for split, n in (("train", 6), ("test", 3)):
+        for label, name in enumerate(("left", "right")):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for k in range(n):   # (x, y, p, t): events on the left or the right half of the sensor, in time order
+                events = np.column_stack([rng.integers(0, 4, 200) + 4 * label, rng.integers(0, 6, 200),
+                                          rng.integers(0, 2, 200), np.sort(rng.integers(0, 80_000, 200))])
+                np.save(root / split / name / f"rec{k}.npy", events)
+    spec = sweep.check_spec({
+        "study": "events", "seeds": [0, 1], "device": "cpp_standalone", "grid": {"network.lr": [1e-3, 1e-2]},
+        "base": {"data.data_dir": str(root), "data.n_validation": 2, "network.layer_sizes": [16],
+                 "network.burnin_ms": 10.0, "schedule.train_ms": 40.0, "schedule.test_ms": 40.0,
+                 "schedule.train_samples": 4, "schedule.eval_every": 2, "schedule.eval_samples": 2,
+                 "schedule.init": "uniform"}})
+    out = tmp_path / "sweep"
+    summary = sweep.run_sweep(spec, out, workers=1, report=lambda line: None)
+    assert (summary["done"], summary["failed"], summary["groups"], summary["compiles"]) == (4, 0, 1, 1)
+    rows = _rows(out)
+    compiled = [json.loads((out / "tasks" / r["task"] / "summary.json").read_text())["shared_build"] for r in rows]
+    assert len({c["compiled_for"] for c in compiled}) == 1
+    assert all(r["synthetic_data"] == "True" and float(r["chance_accuracy"]) == 0.5 for r in rows)
+    assert all(0 <= float(r["validation.best_accuracy"]) <= 1 for r in rows)
+    assert not any(path.is_dir() for path in (out / "builds").glob("*"))   # the build folder is deleted
+    spec_record, finished = sweep_figures.load(out)
+    assert "SYNTHETIC data" in sweep_figures.metric_against(spec_record, finished, "network.lr").axes[0].get_title()
