@@ -7,16 +7,22 @@ weights, learning rate and dropout seed; on the runtime device, where a network
 cannot restart at t = 0, each run builds it anew with the same settings. A run
 returns the readouts, the learned state, a short recording of layer 1 and, per
 layer, the spike counts and membrane sums that health and initialisation use.
+
+A compiled build can also serve other configurations of the same structure
+(:meth:`OnlineClassifier.adopt`, :class:`SharedBuild`): a sweep compiles one per
+group of configurations that differ only in values.
 """
 from __future__ import annotations
 
+import copy
 import gc
-from typing import Protocol
+import time
+from typing import Callable, Protocol
 
 import brian2 as b2
 import numpy as np
 
-from . import devices
+from . import devices, progress, runargs
 from .build import SCHEDULE
 from .config import ConfigError, NetworkConfig
 from .network import build_network
@@ -58,6 +64,7 @@ class OnlineClassifier:
                                   f"of classes ({n_classes})")
         self.cfg, self.n_classes, self.run_steps = cfg, n_classes, run_steps
         self.target, self.plastic = target, plastic
+        self._compiled = None   # (structure, start values) of the compiled configuration, once adopt needs them
         # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
         # an image's centre drives them (corner units of a digit never see a spike), one per channel
         # so that one silent channel cannot blank the figure; the raster shows, after the run, the
@@ -99,6 +106,44 @@ class OnlineClassifier:
     def initial_state(self) -> dict[str, np.ndarray]:
         return self.dn.learned_state(initial=True)
 
+    def _twin(self, cfg: NetworkConfig) -> tuple[list, dict, dict]:
+        """The structure, start values and initial learned state of this classifier built for ``cfg``: on
+        Brian2's runtime device, never run (no code is generated)."""
+        with runargs.on_runtime():
+            twin = copy.copy(self)   # (its own objects: _build replaces dn, raster, membrane and counters)
+            twin.cfg = cfg
+            twin._build(*twin._blank(self.run_steps))
+            try:
+                return runargs.structure(twin.dn.network), runargs.start_values(twin.dn.network), twin.initial_state()
+            finally:
+                del twin
+                gc.collect()   # (its Brian2 objects go now, while the runtime device is current)
+
+    def adopt(self, cfg: NetworkConfig) -> None:
+        """Run this compiled build from now on as a build of ``cfg`` would run: ``cfg`` must differ from the
+        configuration it was compiled for in values only (seed, learning rate, dropout, weight scale, readout
+        amplitude, regulariser weights, ...). Its network is built on the runtime device without running it;
+        every start value that differs from this build's is given to each run (run_args, under the run's own
+        settings), and its settings and initial learned state become this classifier's. A configuration of
+        another structure (equations, code, sizes, namespace constants, schedule) is a ConfigError: it would
+        need other code."""
+        if self.target.device == "runtime":
+            raise ConfigError("adopt re-runs a compiled standalone build; on the runtime device build a classifier "
+                              "of the configuration instead")
+        if self._compiled is None:   # what the build itself starts with, measured the same way
+            self._compiled = self._twin(self.cfg)[:2]
+        shape, built = self._compiled
+        twin_shape, values, initial = self._twin(cfg)
+        if twin_shape != shape:
+            raise ConfigError("the configuration does not have the shared build's structure: a setting taken for a "
+                              "run-time value changes the generated code")
+        changed = {key: value for key, value in values.items() if not np.array_equal(value, built[key])}
+        self.cfg = self.dn.cfg = cfg
+        for layer, spec in zip(self.dn.layers, cfg.layers):
+            layer.spec = spec   # (parameter_values reads each layer's dropout there)
+        self.dn.initial_values = initial
+        self.dn.start_args = runargs.run_args(self.dn.network, changed)
+
     def run(self, spikes, labels, starts, state, *, learn: bool, seed: int, lr: float | None = None):
         """One run: spikes (run_steps, B*n_inputs); labels (run_steps, B) the class per step
         (-1: no target); starts (run_steps,) 1 where a sample begins; lr: this run's learning
@@ -133,3 +178,39 @@ class OnlineClassifier:
         recording = {"layer1_spikes": spikes_rec, "layer1_units": shown, "layer1_u": np.asarray(self.membrane.u).T,
                      "layer1_u_units": np.array(self.membrane_units)}
         return y, dn.learned_state(), recording, activity
+
+
+class SharedBuild:
+    """One compiled classifier for many configurations of one network structure (a sweep's group): the
+    first configuration asked for is built and compiled, every later one re-runs that build with its
+    own values (:meth:`OnlineClassifier.adopt`). A failed build fails every later request too."""
+
+    def __init__(self, target: devices.Target):
+        self.target = target
+        self.clf: OnlineClassifier | None = None
+        self.made_for: tuple | None = None   # (n_classes, run_steps, n_raster) of the build
+        self.compiles, self.compile_s = 0, 0.0
+        self.error: str | None = None
+
+    def classifier(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, n_raster: int = 32,
+                   report: Callable[[str], None] | None = None) -> OnlineClassifier:
+        """The shared classifier, running as a build of ``cfg`` would."""
+        if self.error is not None:
+            raise ConfigError(f"the shared build failed: {self.error}")
+        made_for = (n_classes, run_steps, n_raster)
+        if self.clf is None:
+            start = time.perf_counter()
+            try:
+                with progress.building("the network (once for its structure group)", self.target.device,
+                                       report or progress.say):
+                    self.clf = OnlineClassifier(cfg, n_classes, run_steps, target=self.target, n_raster=n_raster)
+            except Exception as err:
+                self.error = f"{type(err).__name__}: {err}"
+                raise
+            self.made_for, self.compiles, self.compile_s = made_for, 1, time.perf_counter() - start
+            return self.clf
+        if made_for != self.made_for:
+            raise ConfigError(f"(classes, run steps, raster units) {made_for} differ from the shared build's "
+                              f"{self.made_for}")
+        self.clf.adopt(cfg)
+        return self.clf

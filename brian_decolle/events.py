@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cli, devices, progress, results
+from .classifier import SharedBuild
 from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count
 from .data.events import FolderFrames, sensor_of
 from .data.gestures import GesturePreprocessing, GestureSamples
@@ -101,8 +102,9 @@ def make_source(study: EventStudy, download: bool = False) -> tuple[GestureSampl
 
 
 def run(study: EventStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
-        report=None) -> dict:
-    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
+        report=None, shared: SharedBuild | None = None) -> dict:
+    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample). shared: a
+    sweep's build, compiled once for this network structure (training.train_and_test)."""
     report = report or progress.say
     data = study.data
     # (the frames depend on the data and dt only, not on the network they are adapted to)
@@ -112,7 +114,7 @@ def run(study: EventStudy, out_dir, *, target: devices.Target = devices.Target()
     report(f"events, {study.preset} network, {described}")
     start = time.perf_counter()
     history = train_and_test(study.network, study.schedule, source, out_dir, target=target, resume=resume,
-                             report=report)
+                             report=report, shared=shared)
     return results.write_classification(history, out_dir, task=f"event classification ({described})",
                                         data=described, synthetic=synthetic, target=target,
                                         wall_time_s=time.perf_counter() - start, n_classes=source.n_classes,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, progress, results
+from .classifier import SharedBuild
 from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
                             is_synthetic)
@@ -88,15 +89,17 @@ def make_source(study: GestureStudy, download: bool = False) -> tuple[GestureSam
 
 
 def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, download=False,
-        report=None) -> dict:
-    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
+        report=None, shared: SharedBuild | None = None) -> dict:
+    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample). shared: a
+    sweep's build, compiled once for this network structure (training.train_and_test)."""
     report = report or progress.say
     net = study.network
     source, described, synthetic = make_source(study, download=download)
     results.write_config(out_dir, "dvs_gesture", study, target=target, data=described, synthetic=synthetic)
     report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()
-    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
+    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report,
+                             shared=shared)
     task = ("SYNTHETIC gestures (stand-in for DVS Gesture, paper Sec. 4.3)" if synthetic
             else "DVS Gesture (paper Sec. 4.3)")
     return results.write_classification(history, out_dir, task=task, data=described, synthetic=synthetic,

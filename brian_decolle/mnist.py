@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from . import cli, devices, progress, results
+from .classifier import SharedBuild
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_bundled_split, check_mnist_dir, load_split)
@@ -79,15 +80,18 @@ def make_source(study: MnistStudy) -> tuple[PoissonDigits, str, bool]:
     return source, split.source, False
 
 
-def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, report=None) -> dict:
-    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample)."""
+def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target(), resume=False, report=None,
+        shared: SharedBuild | None = None) -> dict:
+    """Train and test; write config.json, summary.json, results.npz (+ checkpoint, test sample). shared: a
+    sweep's build, compiled once for this network structure (training.train_and_test)."""
     report = report or progress.say
     net = study.network
     source, described, _ = make_source(study)
     results.write_config(out_dir, "mnist", study, target=target, data=described, synthetic=False)
     report(f"Poisson MNIST, {study.preset} network, {described}")
     start = time.perf_counter()
-    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report)
+    history = train_and_test(net, study.schedule, source, out_dir, target=target, resume=resume, report=report,
+                             shared=shared)
     return results.write_classification(history, out_dir, task="Poisson MNIST (paper Sec. 4.2)", data=described,
                                         synthetic=False, target=target, wall_time_s=time.perf_counter() - start,
                                         n_classes=N_CLASSES, paper_accuracy=PAPER_ACCURACY)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
+from brian2.core.variables import VariableView
 
 from . import devices
 from .build import SCHEDULE, Builder, Layer
@@ -77,6 +78,8 @@ class DecolleNetwork:
     pending: dict = field(default_factory=dict)          # (owner, variable) -> values for the next run
     steps_done: int = 0
     plastic: bool = True                                 # False: built without the rule's code (testing)
+    start_args: dict = field(default_factory=dict)       # run_args under every run_again's settings (another
+                                                         # configuration's start values: OnlineClassifier.adopt)
 
     # ---- the one place where settings become parameter values -------------------------
     def parameter_values(self, *, learn: bool = True, lr: float | None = None, dropout: bool | None = None,
@@ -153,10 +156,13 @@ class DecolleNetwork:
 
     def run_again(self, *, seed: int, **settings) -> None:
         """Run a compiled standalone build once more, from t = 0, with new settings
-        (the keywords of ``parameter_values``); its run-args files are deleted after."""
+        (the keywords of ``parameter_values``) over ``start_args``; its run-args files are deleted after."""
         args = {}
         for owner, var, value in self.parameter_values(**settings):
             args[owner if var is None else getattr(owner, var)] = value
+        # (a value the settings give wins: one variable must not reach the program twice)
+        given = {id(_run_arg_target(key)) for key in args}
+        args.update({key: value for key, value in self.start_args.items() if id(_run_arg_target(key)) not in given})
         self.pending.clear()
         devices.run_again(args, seed=seed)
 
@@ -320,6 +326,11 @@ class DecolleNetwork:
         if mon is None or var not in mon.record_variables:
             raise ConfigError(f"{var!r} of {key[0]} {key[1]} was not recorded; pass it to build_network")
         return np.asarray(getattr(mon, var)).T
+
+
+def _run_arg_target(key):
+    """What a run_args key sets: a VariableView's variable (each view of it is a new object), or the TimedArray."""
+    return key.variable if isinstance(key, VariableView) else key
 
 
 def _check_array(name: str, array, shape) -> np.ndarray:

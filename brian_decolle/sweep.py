@@ -1,8 +1,8 @@
 """Parameter sweeps on Dask: ``brian-decolle sweep SPEC``.
 
-A spec (TOML or JSON) names a study, its preset, fixed overrides (``base``), a ``grid``
-(field -> values) and/or ``random`` ranges (field -> {low, high, log}, with ``samples`` and a
-``seed``), and the ``seeds`` (network.seed) every point runs with. Fields are the ``part.field``
+A spec (TOML or JSON) names a study (regression, mnist, dvs-gesture or events), its preset, fixed
+overrides (``base``), a ``grid`` (field -> values) and/or ``random`` ranges (field -> {low, high,
+log}, with ``samples`` and a ``seed``), and the ``seeds`` (network.seed) every point runs with. Fields are the ``part.field``
 names of the command line. Every task is one configuration; its output folder
 (OUT/tasks/<task id>/) is what ``brian-decolle STUDY`` writes, and a folder holding summary.json is
 finished: a re-run skips it.
@@ -10,9 +10,10 @@ finished: a re-run skips it.
 Brian2's device is global to a process, so the tasks run in worker processes of one thread each.
 On a standalone device the tasks are grouped by network structure (the composed config without
 its run-time fields, :data:`RUNTIME_FIELDS`): a group compiles once, and every task of it re-runs
-that build with its own values (:mod:`brian_decolle.runargs`). With ``split``, a group is cut into
-one chunk per idle worker, each of which compiles once. On the runtime device every task simply
-runs the study (Cython's cache makes the compile once there).
+that build with its own values (:mod:`brian_decolle.runargs`; a classification study runs its
+whole training loop on one :class:`~brian_decolle.classifier.SharedBuild`). With ``split``, a group
+is cut into one chunk per idle worker, each of which compiles once. On the runtime device every task
+simply runs the study (Cython's cache makes the compile once there).
 
 Results gather into OUT/sweep.csv (every scalar of every task's summary.json), OUT/failures.json,
 OUT/summary.json (tasks done, skipped, failed; compiles; wall time) and OUT/figures/*.png.
@@ -29,6 +30,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,27 +41,59 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, progress, regression, results, runargs
+from . import cli, devices, events, gestures, mnist, progress, regression, results, runargs
+from .classifier import SharedBuild
 from .config import ConfigError
+from .data.events import sensor_of
+from .data.gestures import SPLITS, check_data_dir
 
-#: studies a sweep runs, and the modules that re-run one compiled build for many configurations
-STUDIES = {"regression": regression}
-#: per study, the config fields that only change values (state variables, TimedArrays, the seed),
-#: never the generated code: tasks differing only in these share one build. network.reg_rate is one
-#: while it stays > 0 (the regulariser's population exists only when reg_rate > 0; STRUCTURAL_SIGNS)
+#: studies a sweep runs (by their command names), and their modules
+STUDIES = {"regression": regression, "mnist": mnist, "dvs-gesture": gestures, "events": events}
+#: the studies that train and test a classifier (training.train_and_test), on a SharedBuild per group
+CLASSIFICATION = ("mnist", "dvs-gesture", "events")
+#: run-time fields of every classification study: values of the network's state variables (the seed's
+#: weights, readouts and time constants; dropout, regulariser weights, burn-in, error threshold) and the
+#: run_args of every run (learned state, lr), or Python's side of the training loop (the schedule)
+_CLASSIFIER_FIELDS = (
+    "network.seed", "network.lr", "network.dropout", "network.weight_scale", "network.readout_amplitude",
+    "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
+    "schedule.train_ms", "schedule.train_samples", "schedule.eval_every", "schedule.eval_samples",
+    "schedule.checkpoint_every", "schedule.init", "schedule.init_samples", "schedule.init_u_mean",
+    "schedule.init_u_std", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every",
+    "schedule.lr_drop_factor")
+#: per study, the config fields that only change values (state variables, TimedArrays, the seed, the
+#: Python-side schedule and data), never the generated code: tasks differing only in these share one
+#: build. network.reg_rate is one while it stays > 0 (the regulariser's population exists only when
+#: reg_rate > 0; STRUCTURAL_SIGNS). Namespace constants (adamax_decay, adamax_eps, u_offset, rate_target),
+#: sizes, test_ms (the build's run length) and the data's shape are structure.
 RUNTIME_FIELDS = {
     "regression": ("network.seed", "network.lr", "network.dropout", "network.weight_scale",
                    "network.readout_amplitude", "network.reg_u", "network.reg_rate", "network.error_threshold",
                    "network.burnin_ms", "task.input_rate_hz", "task.fast_hz", "task.slow_hz"),
+    "mnist": _CLASSIFIER_FIELDS + ("data.n_train", "data.n_test", "data.n_validation", "data.max_rate_hz"),
+    "dvs-gesture": _CLASSIFIER_FIELDS + ("data.n_test", "data.validation_users", "data.frames"),
+    # (data_dir, tonic_dataset and downsample set the input shape and the classes: structure)
+    "events": _CLASSIFIER_FIELDS + ("data.n_test", "data.n_validation", "data.frames"),
 }
 #: run-time fields whose sign (> 0 or not) is structural
-STRUCTURAL_SIGNS = {"regression": ("network.reg_rate",)}
-#: the metric each study tabulates unless the spec names another
-DEFAULT_METRIC = {"regression": "layer3.nmse_after_training_lr0"}
-#: the scalars a study's summary.json holds, flattened (what a spec's metric may name)
+STRUCTURAL_SIGNS = {study: ("network.reg_rate",) for study in STUDIES}
+#: the metric each study tabulates unless the spec names another: settings are chosen on the
+#: validation split, never on the test set
+DEFAULT_METRIC = {"regression": "layer3.nmse_after_training_lr0",
+                  **dict.fromkeys(CLASSIFICATION, "validation.best_accuracy")}
+#: what a classification task's row holds besides its summary's scalars (:func:`classification_scalars`);
+#: layerN stands for layer1 .. the network's last layer
+CLASSIFICATION_METRICS = ("validation.best_accuracy", "validation.layerN.accuracy", "test.best_accuracy",
+                          "test.layerN.accuracy", "health.layerN.rate_median_hz", "wall_time_s",
+                          "train_time_s_per_sample")
+#: the scalars a study's summary.json holds, flattened (what a spec's metric may name; see :func:`metrics`)
 METRICS = {"regression": tuple(f"layer{k}.{name}" for k in (1, 2, 3) for name in
                                ("nmse_first_epoch", "nmse_last_epoch", "nmse_after_training_lr0", "mean_rate_hz"))
-           + ("wall_time_s",)}
+           + ("wall_time_s",),
+           **dict.fromkeys(CLASSIFICATION, CLASSIFICATION_METRICS)}
+#: the field that holds a classification study's validation split out of its training data (0: none)
+VALIDATION_FIELDS = {"mnist": "data.n_validation", "dvs-gesture": "data.validation_users",
+                     "events": "data.n_validation"}
 SPEC_KEYS = ("study", "preset", "base", "grid", "random", "seeds", "metric", "device", "codegen_target", "precision")
 RANDOM_KEYS = ("samples", "seed")
 SPEC_FILE = "spec.json"
@@ -117,6 +151,14 @@ def fields_of(study: str) -> dict:
                 if f.init:
                     out[f"{part.name}.{f.name}"] = getattr(value, f.name)
     return out
+
+
+def metrics(study: str, n_layers: int) -> tuple[str, ...]:
+    """The metrics a spec of ``study`` may name, for a network of ``n_layers`` layers."""
+    out = []
+    for name in METRICS[study]:
+        out += [name.replace("layerN", f"layer{k}") for k in range(1, n_layers + 1)] if "layerN" in name else [name]
+    return tuple(out)
 
 
 def compose(study: str, preset: str, values: dict):
@@ -177,15 +219,43 @@ def check_spec(raw: dict) -> SweepSpec:
         if both:
             raise ConfigError(f"{', '.join(both)} is set in both {a} and {b}; give each field one place")
     metric = raw.get("metric", DEFAULT_METRIC[study])
-    if metric not in METRICS[study]:
+    # (a layer of a classification metric is checked against each task's network by check_metric)
+    known = isinstance(metric, str) and "layerN" not in metric and (
+        metric in METRICS[study] or re.sub(r"\.layer\d+\.", ".layerN.", metric) in METRICS[study])
+    if not known:
         raise ConfigError(f"metric={metric!r} is not a scalar of the {study} summary; choose one of "
-                          f"{', '.join(METRICS[study])}")
+                          f"{', '.join(METRICS[study])}" + (" (layerN: layer1 .. the network's last layer)"
+                                                           if study in CLASSIFICATION else ""))
     target = dict(cli.TARGET_DEFAULTS, **{k: raw[k] for k in ("device", "codegen_target", "precision") if k in raw})
     spec = SweepSpec(study=study, preset=preset, seeds=tuple(seeds), metric=metric, base=base,
                      grid={k: tuple(v) for k, v in grid.items()}, random=random, samples=samples if random else 0,
                      sample_seed=sample_seed, target=devices.Target(**target))
-    tasks(spec)   # every configuration checked now, before any worker starts
+    every = tasks(spec)   # every configuration checked now, before any worker starts
+    for task in every:
+        check_metric(spec, task)
     return spec
+
+
+def check_metric(spec: SweepSpec, task: Task) -> None:
+    """The metric exists for the task: its layer is in the network, and a validation metric has a
+    validation split and an evaluation on it after training began."""
+    allowed = metrics(spec.study, task.config.network.n_layers)
+    if spec.metric not in allowed:
+        raise ConfigError(f"metric={spec.metric!r}: the configuration {task.values} has "
+                          f"{task.config.network.n_layers} layers; choose one of {', '.join(allowed)}")
+    if not spec.metric.startswith("validation."):
+        return
+    field = VALIDATION_FIELDS[spec.study]
+    part, name = field.split(".")
+    if not getattr(getattr(task.config, part), name):
+        raise ConfigError(f"metric={spec.metric!r} reads the validation split, which {field}=0 leaves out "
+                          f"(configuration {task.values}); set {field} > 0 or choose a test.* metric")
+    schedule = task.config.schedule
+    if schedule.eval_every >= schedule.train_samples:
+        raise ConfigError(f"metric={spec.metric!r} reads the last evaluation before the end of training, which "
+                          f"with schedule.eval_every={schedule.eval_every} >= schedule.train_samples="
+                          f"{schedule.train_samples} is the one before training; set schedule.eval_every below "
+                          "train_samples")
 
 
 def _table(raw: dict, key: str) -> dict:
@@ -327,6 +397,8 @@ def run_chunk(study: str, target: devices.Target, group: str, build_dir: str, to
         return {"records": records, "compiles": 0, "compile_s": 0.0}
     build = Path(build_dir)
     target = dataclasses.replace(target, build_dir=str(build))
+    if study in CLASSIFICATION:
+        return _classification_chunk(module, target, group, todo, folders)
     try:
         try:
             with _output_to(build.parent / f"{build.name}.log"):   # (kept: the build folder is not)
@@ -357,6 +429,28 @@ def run_chunk(study: str, target: devices.Target, group: str, build_dir: str, to
     finally:
         shutil.rmtree(build, ignore_errors=True)   # the disk holds one build per worker at most
     return {"records": records, "compiles": compiles, "compile_s": compile_s}
+
+
+def _classification_chunk(module, target: devices.Target, group: str, todo: list[Task], folders: dict) -> dict:
+    """A classification chunk on a standalone device: every task runs its study on one SharedBuild, compiled
+    by the first task that reaches it (its log.txt holds the compiler's output) and re-run by the others
+    with their own values; the build folder is deleted at the end."""
+    shared, records, compiled_for = SharedBuild(target), [], None
+    try:
+        for task in todo:
+            folder = folders[task.id]
+            try:
+                with _output_to(folder / "log.txt"):
+                    summary = module.run(task.config, folder, target=target, shared=shared)
+                compiled_for = compiled_for or (task.id if shared.compiles else None)
+                results.write_summary(folder, {**summary, "shared_build": {
+                    "group": group, "compile_s": round(shared.compile_s, 1), "compiled_for": compiled_for}})
+                records.append({"task": task.id, "status": "done"})
+            except Exception as err:   # a failed task is reported and the sweep goes on
+                records.append(_failure(task, err, folder))
+    finally:
+        shutil.rmtree(target.build_dir, ignore_errors=True)   # the disk holds one build per worker at most
+    return {"records": records, "compiles": shared.compiles, "compile_s": shared.compile_s}
 
 
 def _values(module, task: Task, shape) -> dict:
@@ -416,6 +510,36 @@ def _client(scheduler: str | None, workers: int | None):
         yield client
 
 
+def check_data(spec: SweepSpec, todo: list[Task]) -> None:
+    """Before any worker starts: the data the tasks read are there (DVS Gesture's splits, an event
+    dataset's description); a ConfigError says what is missing. Nothing is downloaded or written."""
+    for data in {task.config.data for task in todo if spec.study in ("dvs-gesture", "events")}:
+        if spec.study == "dvs-gesture":
+            for split in SPLITS:
+                check_data_dir(data.data_dir, split)
+        else:
+            sensor_of(data.data_dir, data.tonic_dataset)
+
+
+def classification_scalars(summary: dict) -> dict:
+    """What a classification sweep compares, from a task's summary.json: per layer and for the best layer,
+    the accuracy of the last intermediate evaluation if it ran on the validation split (validation.*; its
+    training samples too) and of the final test (test.*), and each layer's median firing rate at the final
+    test (health.*)."""
+    *intermediate, final = summary["evaluations"]
+    picked = [("test", final)]
+    if intermediate and intermediate[-1]["split"] == "validation":
+        picked.append(("validation", intermediate[-1]))
+    out = {"validation.training_samples": intermediate[-1]["training_samples"]} if len(picked) == 2 else {}
+    for name, evaluation in picked:
+        accuracy = evaluation["accuracy_per_layer"]
+        out.update({f"{name}.layer{k}.accuracy": a for k, a in enumerate(accuracy, start=1)})
+        out[f"{name}.best_accuracy"] = max(accuracy)
+    for layer in summary["health"][-1]["layers"] or []:
+        out[f"health.layer{layer['layer']}.rate_median_hz"] = layer["rate_median_hz"]
+    return out
+
+
 def flatten(summary: dict, prefix: str = "") -> dict:
     """The scalars of a summary.json by dotted name; per-layer records become layerN.name (under
     "layers" at the top: layer3.nmse_after_training_lr0)."""
@@ -452,6 +576,7 @@ def run_sweep(spec: SweepSpec, out, *, scheduler: str | None = None, workers: in
     every = tasks(spec)
     finished = {t.id for t in every if (out / "tasks" / t.id / "summary.json").is_file()}
     todo = [t for t in every if t.id not in finished]
+    check_data(spec, todo)
     results.write_summary(out, spec_record(spec), name=SPEC_FILE)
     for task in todo:
         (out / "tasks" / task.id / "error.json").unlink(missing_ok=True)
@@ -520,7 +645,8 @@ def gather(spec, out: Path, every, finished, outcome, wall, scheduler, split, re
         row = {"task": task.id, "group": group_key(spec, task.config), **task.values}
         if task.id not in failed:   # (the summary's scalars first: the sweep's own columns win a name they share)
             summary = json.loads((out / "tasks" / task.id / "summary.json").read_text())
-            row = {**flatten(summary), **row}
+            derived = classification_scalars(summary) if spec.study in CLASSIFICATION else {}
+            row = {**flatten(summary), **derived, **row}
         if task.id in failed:
             record = failed[task.id]
             row.update(status="failed", error=record["error"])

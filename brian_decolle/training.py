@@ -34,7 +34,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import devices, progress
-from .classifier import OnlineClassifier, SampleSource, votes
+from .classifier import OnlineClassifier, SampleSource, SharedBuild, votes
 from .config import ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_positive
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
@@ -221,17 +221,23 @@ class _Runs:
 
 def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
                    target: devices.Target = devices.Target(), resume: bool = False,
-                   report: Callable[[str], None] | None = None) -> dict:
+                   report: Callable[[str], None] | None = None, shared: SharedBuild | None = None) -> dict:
     """Initialise, train online on the source's training samples and test per layer; write
     checkpoint.npz, test_sample.npz, predictions.npz and learned.npz into out_dir; return the
-    history (a dict). With resume=True a checkpoint in out_dir is continued (same settings)."""
+    history (a dict). With resume=True a checkpoint in out_dir is continued (same settings).
+    shared: a build compiled once for many configurations of this structure (a sweep's), which
+    this run re-runs with its own values, instead of a build of its own in out_dir/build."""
     report = report or progress.say
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = cfg.seed
-    with progress.building("the network (once; every run re-uses it)", target.device, report):
-        clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
-                               target=target.with_build_dir(out_dir / "build"), n_raster=schedule.n_raster)
+    if shared is not None:
+        clf = shared.classifier(cfg, source.n_classes, schedule.steps(cfg).test, n_raster=schedule.n_raster,
+                                report=report)
+    else:
+        with progress.building("the network (once; every run re-uses it)", target.device, report):
+            clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
+                                   target=target.with_build_dir(out_dir / "build"), n_raster=schedule.n_raster)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)
     settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}

@@ -3,8 +3,9 @@
     plot_all(out_dir)       # figures/<metric>_vs_<field>.png for every swept field; returns the paths
 
 One figure per swept field: the metric against the field's values, the mean over seeds with the
-standard deviation as error bars, one line per combination of the other swept fields. No reference
-line: the NMSE of the regression task has no chance level. No pyplot (see the package docstring).
+standard deviation as error bars, one line per combination of the other swept fields. An accuracy
+metric gets the chance level as a dashed line (the NMSE of the regression task has none); the title
+says SYNTHETIC when the tasks learned from synthetic input or data. No pyplot (see the package docstring).
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from matplotlib.figure import Figure
 
 from brian_decolle.config import ConfigError
 
-# the regression task learns from generated spikes only; every title says so
-SYNTHETIC = "SYNTHETIC input"
+#: the summary flags (sweep.csv columns) that say a task learned from synthetic input or data, and what the
+#: title then says
+SYNTHETIC_FLAGS = {"synthetic_input": "SYNTHETIC input", "synthetic_data": "SYNTHETIC data"}
 DPI = 110
 #: lines drawn per figure at most (the other fields' combinations beyond are averaged over)
 MAX_LINES = 8
@@ -43,8 +45,21 @@ def _number(text: str):
         return text
 
 
+def data_label(rows: list[dict]) -> str:
+    """', SYNTHETIC input' (or data) when any task learned from synthetic input or data (its flag 'True'), else ''."""
+    said = [text for flag, text in SYNTHETIC_FLAGS.items() if any(row.get(flag) == "True" for row in rows)]
+    return "".join(f", {text}" for text in said)
+
+
+def chance_level(spec: dict, rows: list[dict]) -> float | None:
+    """The chance accuracy of an accuracy metric (the tasks' chance_accuracy), else None."""
+    levels = {float(row["chance_accuracy"]) for row in rows if row.get("chance_accuracy")}
+    return min(levels) if "accuracy" in spec["metric"] and levels else None
+
+
 def metric_against(spec: dict, rows: list[dict], field: str) -> Figure:
-    """The metric against one swept field: mean and std over seeds, a line per other fields' values."""
+    """The metric against one swept field: mean and std over seeds, a line per other fields' values, and the
+    chance level of an accuracy metric."""
     metric = spec["metric"]
     others = [f for f in spec["swept"] if f not in (field, "network.seed")]
     lines: dict[tuple, dict] = {}
@@ -71,10 +86,13 @@ def metric_against(spec: dict, rows: list[dict], field: str) -> Figure:
     values = [x for points in lines.values() for x in points if not isinstance(x, str)]
     if values and min(values) > 0 and max(values) / min(values) >= 20:
         ax.set_xscale("log")
+    chance = chance_level(spec, rows)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", label=f"chance ({chance:.3g})")
     seeds = len(spec["seeds"])
     ax.set_xlabel(field)
     ax.set_ylabel(f"{metric}\n(mean ± std over {seeds} seed{'s' * (seeds > 1)})")
-    ax.set_title(f"{spec['study']}, {SYNTHETIC}:\n{metric} against {field}", fontsize=10)
+    ax.set_title(f"{spec['study']}{data_label(rows)}:\n{metric} against {field}", fontsize=10)
     if any(label for label in ax.get_legend_handles_labels()[1]):
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -1,5 +1,6 @@
 """brian-decolle sweep: spec checks, task grouping, a 2-worker LocalCluster sweep, skips, failures, and
-the exactness of re-running a shared compiled build with another configuration's values."""
+the exactness of re-running a shared compiled build with another configuration's values; the same for
+the classification studies (one OnlineClassifier build per structure group)."""
 import csv
 import dataclasses
 import json
@@ -11,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brian_decolle import devices, regression, sweep
+from brian_decolle import devices, mnist, regression, sweep
 from brian_decolle.config import ConfigError
+from brian_decolle.figures import sweep as sweep_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 #: a network small enough for CI: three layers of 8, 2 epochs of 20 ms
@@ -28,7 +30,7 @@ def tiny_spec(**changes) -> dict:
 
 @pytest.mark.parametrize("change, message", [
     ({"colour": "red"}, "colour unknown; allowed: study, preset"),
-    ({"study": "mnist"}, "sweeps run 'regression'"),
+    ({"study": "speech"}, "sweeps run 'regression', 'mnist', 'dvs-gesture', 'events'"),
     ({"preset": "huge"}, "preset='huge' is not a regression preset"),
     ({"grid": {"network.lr_max": [1]}}, "names field 'network.lr_max', which the regression study lacks"),
     ({"grid": {"network.lr": []}}, "grid 'network.lr' must be a non-empty list"),
@@ -187,3 +189,186 @@ def test_the_example_spec_is_valid_and_shares_one_build():
     assert len(tasks) == 16 and spec.target.device == "cpp_standalone"
     assert all(t.config.network.learning == "error_triggered" for t in tasks)
     assert len(sweep.chunks(spec, tasks, workers=2, split=False)) == 1
+
+
+# ---- classification studies ----------------------------------------------------------------------
+#: Poisson MNIST in miniature: two dense layers of 12 on the 784 pixels, 40 ms samples (10 ms burn-in),
+#: 4 training samples, an evaluation of 5 validation digits after 2, a final test of 10 digits
+TINY_MNIST = {"network.conv_layers": [], "network.layer_sizes": [12, 12], "network.burnin_ms": 10.0,
+              "network.reg_rate": 0.01, "data.n_train": 40, "data.n_test": 10, "data.n_validation": 10,
+              "schedule.train_ms": 40.0, "schedule.test_ms": 40.0, "schedule.train_samples": 4,
+              "schedule.eval_every": 2, "schedule.eval_samples": 5, "schedule.checkpoint_every": 2,
+              "schedule.init": "uniform"}
+#: a value of every run-time field of the mnist study other than TINY_MNIST's
+MNIST_VALUES = {"network.seed": 3, "network.lr": 3e-3, "network.dropout": 0.2, "network.weight_scale": 5.0,
+                "network.readout_amplitude": 1.0, "network.reg_u": 0.02, "network.reg_rate": 0.03,
+                "network.error_threshold": 0.05, "network.burnin_ms": 8.0, "schedule.train_ms": 30.0,
+                "schedule.train_samples": 6, "schedule.eval_every": 3, "schedule.eval_samples": 4,
+                "schedule.checkpoint_every": 3, "schedule.init": "lsuv", "schedule.init_samples": 2,
+                "schedule.init_u_mean": -0.5, "schedule.init_u_std": 0.8, "schedule.init_tolerance": 0.2,
+                "schedule.init_iterations": 2, "schedule.lr_drop_every": 2, "schedule.lr_drop_factor": 0.5,
+                "data.max_rate_hz": 80.0, "data.n_validation": 5, "data.n_train": 30, "data.n_test": 20}
+
+
+def mnist_spec(**changes) -> dict:
+    return {"study": "mnist", "preset": "small", "seeds": [0], "base": dict(TINY_MNIST),
+            "grid": {"network.lr": [1e-3, 1e-2]}, **RUNTIME, **changes}
+
+
+def test_every_run_time_field_is_a_field_of_its_study():
+    for study, names in sweep.RUNTIME_FIELDS.items():
+        assert set(names) <= set(sweep.fields_of(study)), study
+    assert set(MNIST_VALUES) == set(sweep.RUNTIME_FIELDS["mnist"])   # the exactness test changes every one
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"metric": "accuracy"}, "metric='accuracy' is not a scalar of the mnist summary; choose one of "
+                             "validation.best_accuracy, validation.layerN.accuracy"),
+    ({"metric": "test.layer3.accuracy"}, "has 2 layers; choose one of validation.best_accuracy"),
+    ({"base": {**TINY_MNIST, "data.n_validation": 0}}, "reads the validation split, which data.n_validation=0"),
+    ({"base": {**TINY_MNIST, "schedule.eval_every": 4}}, "schedule.eval_every=4 >= schedule.train_samples=4"),
+    ({"grid": {"network.optimiser": ["adam"]}}, "optimiser='adam' is not allowed"),
+])
+def test_bad_classification_specs_are_refused(change, message):
+    with pytest.raises(ConfigError) as err:
+        sweep.check_spec(mnist_spec(**change))
+    assert message in str(err.value)
+
+
+def test_classification_groups_by_structure():
+    spec = sweep.check_spec(mnist_spec(device="cpp_standalone"))
+    base = sweep.compose("mnist", "small", TINY_MNIST)
+    key = sweep.group_key(spec, base)
+    assert sweep.group_key(spec, sweep.compose("mnist", "small", {**TINY_MNIST, **MNIST_VALUES})) == key
+    for change in ({"network.optimiser": "sgd"}, {"network.adamax_decay": 0.9}, {"schedule.test_ms": 50.0},
+                   {"network.batch": 2}, {"network.reg_rate": 0.0}, {"network.layer_sizes": [12, 10]}):
+        assert sweep.group_key(spec, sweep.compose("mnist", "small", {**TINY_MNIST, **change})) != key, change
+
+
+def test_classification_sweep_on_a_local_cluster(tmp_path):
+    """2 tiny MNIST tasks on a 2-worker LocalCluster (runtime device): the row's validation and test metrics
+    are the summary's, the figure has the chance line, and a re-run skips both tasks."""
+    out = tmp_path / "sweep"
+    summary = sweep.run_sweep(sweep.check_spec(mnist_spec()), out, workers=2, report=lambda line: None)
+    assert (summary["tasks"], summary["done"], summary["failed"]) == (2, 2, 0)
+    rows = _rows(out)
+    for row in rows:
+        task = json.loads((out / "tasks" / row["task"] / "summary.json").read_text())
+        validation, final = task["evaluations"][-2], task["evaluations"][-1]
+        assert validation["split"] == "validation" and validation["training_samples"] == 2
+        assert [float(row[f"validation.layer{k}.accuracy"]) for k in (1, 2)] == validation["accuracy_per_layer"]
+        assert float(row["validation.best_accuracy"]) == max(validation["accuracy_per_layer"])
+        assert [float(row[f"test.layer{k}.accuracy"]) for k in (1, 2)] == final["accuracy_per_layer"]
+        assert float(row["health.layer2.rate_median_hz"]) == task["health"][-1]["layers"][1]["rate_median_hz"]
+        assert float(row["chance_accuracy"]) == 0.1
+    spec, finished = sweep_figures.load(out)
+    axes = sweep_figures.metric_against(spec, finished, "network.lr").axes[0]
+    assert any(list(line.get_ydata()) == [0.1, 0.1] for line in axes.lines)   # the chance level
+    assert "SYNTHETIC" not in axes.get_title()   # real digits
+    assert [p.name for p in (out / "figures").iterdir()] == ["validation_best_accuracy_vs_network_lr.png"]
+    again = sweep.run_sweep(sweep.check_spec(mnist_spec()), out, workers=2, report=lambda line: None)
+    assert (again["done"], again["skipped"]) == (0, 2)
+
+
+def _same_files(left: Path, right: Path, names) -> None:
+    """The npz files hold the same arrays; a checkpoint's history the same, but for the times it records."""
+    for name in names:
+        with np.load(left / name) as a, np.load(right / name) as b:
+            assert sorted(a.files) == sorted(b.files), name
+            for key in b.files:
+                if key == "history":
+                    histories = [json.loads(str(x[key])) for x in (a, b)]
+                    for history in histories:
+                        del history["train_time_s"], history["test_time_s"]
+                    assert histories[0] == histories[1], name
+                else:
+                    assert np.array_equal(a[key], b[key]), (name, key)
+
+
+@pytest.mark.parametrize("network", [
+    {},
+    pytest.param({"network.conv_layers": mnist.preset("small").network.conv_layers, "network.layer_sizes": []},
+                 marks=pytest.mark.slow, id="conv"),   # (the small preset's convolutions: 70 s per compile)
+], ids=["dense", "conv"])
+def test_a_shared_classifier_build_equals_a_fresh_build(tmp_path, network):
+    """cpp_standalone: one MNIST build compiled for config A, then trained and tested with config B's values
+    (every run-time field changed, LSUV on), writes exactly what a fresh build of B writes: accuracies,
+    predictions, learned weights, checkpoint, recording. A config whose namespace constant differs
+    (adamax_decay) fails, saying so, instead of running on the wrong code."""
+    tiny = {**TINY_MNIST, **network}
+    spec = sweep.check_spec(mnist_spec(base=tiny, grid={}, device="cpp_standalone", codegen_target="cython"))
+    a = sweep.compose("mnist", "small", tiny)
+    b = sweep.compose("mnist", "small", {**tiny, **MNIST_VALUES})
+    other = sweep.compose("mnist", "small", {**tiny, "network.adamax_decay": 0.9})
+    tasks = [sweep.Task(name, {}, config) for name, config in (("a", a), ("other", other), ("b", b))]
+    got = sweep.run_chunk("mnist", spec.target, sweep.group_key(spec, a), str(tmp_path / "build"), tasks,
+                          str(tmp_path))
+    assert got["compiles"] == 1 and not (tmp_path / "build").exists()
+    status = {r["task"]: r for r in got["records"]}
+    assert status["a"]["status"] == status["b"]["status"] == "done"
+    assert status["other"]["status"] == "failed" and "structure" in status["other"]["error"]
+
+    mnist.run(b, tmp_path / "fresh", target=devices.Target(build_dir=str(tmp_path / "fresh_build")))
+    shared, fresh = (json.loads((tmp_path / folder / "summary.json").read_text()) for folder in ("tasks/b", "fresh"))
+    assert shared["shared_build"]["compiled_for"] == "a"
+    for key in ("final_test", "evaluations", "health", "initialisation", "training_samples"):
+        assert shared[key] == fresh[key], key
+    assert fresh["initialisation"] is not None and shared["training_samples"] == 6
+    names = ("predictions.npz", "learned.npz", "weights.npz", "test_sample.npz", "checkpoint.npz")
+    _same_files(tmp_path / "tasks" / "b", tmp_path / "fresh", names)
+    with np.load(tmp_path / "tasks" / "a" / "learned.npz") as s, np.load(tmp_path / "fresh" / "learned.npz") as f:
+        assert not np.array_equal(s["layer1_w"], f["layer1_w"])   # A's own run differs: B's values did arrive
+
+
+def test_the_classification_specs_are_valid():
+    mnist_spec_ = sweep.read_spec(ROOT / "studies" / "sweep_mnist.toml")
+    tasks = sweep.tasks(mnist_spec_)
+    assert len(tasks) == 16 and mnist_spec_.metric == "validation.best_accuracy"
+    assert {t.config.network.optimiser for t in tasks} == {"adamax", "sgd"}
+    assert all(t.config.data.n_validation == 200 and t.config.schedule.train_samples == 1000 for t in tasks)
+    assert len(sweep.chunks(mnist_spec_, tasks, workers=2, split=False)) == 2   # one build per optimiser
+    dvs = sweep.read_spec(ROOT / "studies" / "sweep_dvs.toml")
+    assert dvs.study == "dvs-gesture" and len(sweep.chunks(dvs, sweep.tasks(dvs), workers=2, split=False)) == 1
+
+
+def test_a_dvs_sweep_without_its_data_is_refused_before_anything_runs(tmp_path):
+    spec = sweep.read_spec(ROOT / "studies" / "sweep_dvs.toml")
+    missing = tmp_path / "nowhere"
+    spec = dataclasses.replace(spec, base={**spec.base, "data.data_dir": str(missing)})
+    with pytest.raises(ConfigError, match="nowhere"):
+        sweep.run_sweep(spec, tmp_path / "out", workers=1, report=lambda line: None)
+    assert not (tmp_path / "out" / "tasks").exists()
+
+
+def test_an_events_sweep_compiles_once_on_a_local_cluster(tmp_path):
+    """4 tasks (2 learning rates x 2 seeds) of a tiny SYNTHETIC event folder on cpp_standalone through Dask: the
+    network adapted to the data is compiled once, every task runs on it, and the figure says SYNTHETIC."""
+    pytest.importorskip("tonic", reason="event data need tonic: pip install 'brian-decolle[dvs]'")
+    root = tmp_path / "synthetic_events"
+    rng = np.random.default_rng(0)
+    (root / "train").mkdir(parents=True)
+    (root / "dataset.json").write_text(json.dumps({"sensor_size": [8, 6, 2], "classes": ["left", "right"]}))
+    for split, n in (("train", 6), ("test", 3)):
+        for label, name in enumerate(("left", "right")):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for k in range(n):   # (x, y, p, t): events on the left or the right half of the sensor, in time order
+                events = np.column_stack([rng.integers(0, 4, 200) + 4 * label, rng.integers(0, 6, 200),
+                                          rng.integers(0, 2, 200), np.sort(rng.integers(0, 80_000, 200))])
+                np.save(root / split / name / f"rec{k}.npy", events)
+    spec = sweep.check_spec({
+        "study": "events", "seeds": [0, 1], "device": "cpp_standalone", "grid": {"network.lr": [1e-3, 1e-2]},
+        "base": {"data.data_dir": str(root), "data.n_validation": 2, "network.layer_sizes": [16],
+                 "network.burnin_ms": 10.0, "schedule.train_ms": 40.0, "schedule.test_ms": 40.0,
+                 "schedule.train_samples": 4, "schedule.eval_every": 2, "schedule.eval_samples": 2,
+                 "schedule.init": "uniform"}})
+    out = tmp_path / "sweep"
+    summary = sweep.run_sweep(spec, out, workers=1, report=lambda line: None)
+    assert (summary["done"], summary["failed"], summary["groups"], summary["compiles"]) == (4, 0, 1, 1)
+    rows = _rows(out)
+    compiled = [json.loads((out / "tasks" / r["task"] / "summary.json").read_text())["shared_build"] for r in rows]
+    assert len({c["compiled_for"] for c in compiled}) == 1
+    assert all(r["synthetic_data"] == "True" and float(r["chance_accuracy"]) == 0.5 for r in rows)
+    assert all(0 <= float(r["validation.best_accuracy"]) <= 1 for r in rows)
+    assert not any(path.is_dir() for path in (out / "builds").glob("*"))   # the build folder is deleted
+    spec_record, finished = sweep_figures.load(out)
+    assert "SYNTHETIC data" in sweep_figures.metric_against(spec_record, finished, "network.lr").axes[0].get_title()
