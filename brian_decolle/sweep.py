@@ -59,8 +59,8 @@ _CLASSIFIER_FIELDS = (
     "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
     "schedule.train_ms", "schedule.train_samples", "schedule.eval_every", "schedule.eval_samples",
     "schedule.checkpoint_every", "schedule.init", "schedule.init_samples", "schedule.init_u_mean",
-    "schedule.init_u_std", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every",
-    "schedule.lr_drop_factor")
+    "schedule.init_u_std", "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations",
+    "schedule.lr_drop_every", "schedule.lr_drop_factor")
 #: per study, the config fields that only change values (state variables, TimedArrays, the seed, the
 #: Python-side schedule and data), never the generated code: tasks differing only in these share one
 #: build. network.reg_rate is one while it stays > 0 (the regulariser's population exists only when
