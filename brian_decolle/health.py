@@ -100,7 +100,8 @@ def warnings(health: list[dict]) -> list[str]:
         if silent is not None and silent > SILENT_WARNING:
             lines.append(f"WARNING: layer {layer['layer']}: {silent:.0%} of its units never spiked "
                          f"(mean u {layer['u_mean']:.2f}, std {layer['u_std']:.2f})")
-        if layer["rate_hz"] > RATE_WARNING_HZ:
+        # (the non-spiking output layer, silent_fraction None, has no firing rate to warn about)
+        if silent is not None and layer["rate_hz"] > RATE_WARNING_HZ:
             lines.append(f"WARNING: layer {layer['layer']} fires at {layer['rate_hz']:.0f} Hz on average "
                          f"(more than {RATE_WARNING_HZ:.0f} Hz)")
     return lines

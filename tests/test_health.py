@@ -108,6 +108,8 @@ def test_health_warns_about_silent_and_racing_layers():
     assert health[0]["silent_fraction"] == 0 and health[0]["rate_hz"] > 900  # (refractory: not every step)
     assert any("fires at" in line for line in warnings(health))
     assert not warnings([{**h, "rate_hz": 20.0, "silent_fraction": 0.1} for h in health])
+    # the non-spiking output layer (silent_fraction None) counts u > 0, not spikes: no warning
+    assert not warnings([{**h, "rate_hz": 900.0, "silent_fraction": None} for h in health])
 
 
 def test_learning_rate_drops_follow_the_schedule():
