@@ -4,9 +4,12 @@ labelled samples.
 On standalone devices the network is compiled ONCE and then re-run
 (``DecolleNetwork.run_again``) with new inputs, targets, sample boundaries,
 weights, learning rate and dropout seed; on the runtime device, where a network
-cannot restart at t = 0, each run builds it anew with the same settings. A run
-returns the readouts, the learned state, a short recording of layer 1 and, per
-layer, the spike counts and membrane sums that health and initialisation use.
+cannot restart at t = 0, each run builds it anew with the same settings. A
+standalone classifier keeps the Brian2 device that holds its build and makes it
+current before each run, so that several classifiers (a training build and a
+test-only build) live side by side in one process. A run returns the readouts,
+the learned state, a short recording of layer 1 and, per layer, the spike
+counts and membrane sums that health and initialisation use.
 """
 from __future__ import annotations
 
@@ -70,9 +73,11 @@ class OnlineClassifier:
         self.n_raster = min(n_raster, first.n_outputs)
         target.select()
         self._build(*self._blank(run_steps))
+        self.device = None   # standalone: the Brian2 device holding this build
         if target.device != "runtime":
             self.dn.run(seed=cfg.seed, learn=plastic)
             devices.build(run=False)
+            self.device = b2.get_device()
 
     def _blank(self, n_steps):
         cfg = self.cfg
@@ -116,6 +121,7 @@ class OnlineClassifier:
             self._build(spikes, targets, starts)
             self.dn.run(learn=learn, lr=lr, state=state, seed=seed)
         else:
+            devices.activate(self.device)   # (another build may have run since: results are read through it)
             self.dn.run_again(seed=seed, learn=learn, lr=lr, state=state, spikes=spikes, targets=targets,
                               sample_starts=starts)
         dn = self.dn

@@ -58,7 +58,10 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
     assert [e["accuracy"] for e in logs["runtime"][0]["evaluations"]] == \
         [e["accuracy"] for e in logs["cpp_standalone"][0]["evaluations"]]
     assert any("trained 16/16 samples" in line for line in logs["cpp_standalone"][1])
-    assert len(list((tmp_path / "cpp_standalone" / "build").glob("main*"))) >= 1
+    # every test ran on the test-only build, compiled once beside the training build
+    assert sum(line.startswith("built a network for testing only") for line in logs["cpp_standalone"][1]) == 1
+    for folder in ("build", "build_test"):
+        assert (tmp_path / "cpp_standalone" / folder / "main").is_file(), folder
 
 
 def test_resume_continues_exactly(tmp_path):
