@@ -64,13 +64,16 @@ class OnlineClassifier:
         # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
         # an image's centre drives them (corner units of a digit never see a spike), one per channel
         # so that one silent channel cannot blank the figure; the raster shows, after the run, the
-        # n_raster most active units of replica 0
+        # n_raster most active units of replica 0, and beside them n_raster units drawn at random
+        # (fixed by the seed), which show the population rather than its busiest corner
         first = cfg.layers[0]
         c, h, w = first.output_shape
         centre = (h // 2) * w + w // 2
         self.membrane_units = [(k % c) * h * w + (centre + k // c) % (h * w)
                                for k in range(min(n_membrane, first.n_outputs))]
         self.n_raster = min(n_raster, first.n_outputs)
+        self.random_units = np.sort(np.random.default_rng([cfg.seed, 31]).choice(
+            first.n_outputs, self.n_raster, replace=False))
         target.select()
         self._build(*self._blank(run_steps))
         self.device = None   # standalone: the Brian2 device holding this build
@@ -130,12 +133,18 @@ class OnlineClassifier:
         activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k)}
                     for k, counter in enumerate(self.counters, start=1)]
         counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0
-        shown = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
-        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
-        units = np.asarray(self.raster.i)
-        keep = np.isin(units, shown)
-        spikes_rec = np.zeros((self.run_steps, len(shown)))
-        spikes_rec[steps[keep], np.searchsorted(shown, units[keep])] = 1.0
-        recording = {"layer1_spikes": spikes_rec, "layer1_units": shown, "layer1_u": np.asarray(self.membrane.u).T,
-                     "layer1_u_units": np.array(self.membrane_units)}
+        active = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
+        fired = (np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int), np.asarray(self.raster.i))
+        recording = {"layer1_spikes": self._raster(*fired, active), "layer1_units": active,
+                     "layer1_random_spikes": self._raster(*fired, self.random_units),
+                     "layer1_random_units": self.random_units,
+                     "layer1_u": np.asarray(self.membrane.u).T, "layer1_u_units": np.array(self.membrane_units)}
         return y, dn.learned_state(), recording, activity
+
+    def _raster(self, steps, spiked, units) -> np.ndarray:
+        """The spikes (steps, unit indices) of the chosen layer-1 units (sorted indices): (run_steps, len(units))
+        of 0/1."""
+        keep = np.isin(spiked, units)
+        out = np.zeros((self.run_steps, len(units)))
+        out[steps[keep], np.searchsorted(units, spiked[keep])] = 1.0
+        return out
