@@ -4,9 +4,12 @@ labelled samples.
 On standalone devices the network is compiled ONCE and then re-run
 (``DecolleNetwork.run_again``) with new inputs, targets, sample boundaries,
 weights, learning rate and dropout seed; on the runtime device, where a network
-cannot restart at t = 0, each run builds it anew with the same settings. A run
-returns the readouts, the learned state, a short recording of layer 1 and, per
-layer, the spike counts and membrane sums that health and initialisation use.
+cannot restart at t = 0, each run builds it anew with the same settings. A
+standalone classifier keeps the Brian2 device that holds its build and makes it
+current before each run, so that several classifiers (a training build and a
+test-only build) live side by side in one process. A run returns the readouts,
+the learned state, a short recording of layer 1 and, per layer, the spike
+counts and membrane sums that health and initialisation use.
 
 A compiled build can also serve other configurations of the same structure
 (:meth:`OnlineClassifier.adopt`, :class:`SharedBuild`): a sweep compiles one per
@@ -15,8 +18,10 @@ group of configurations that differ only in values.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import time
+from pathlib import Path
 from typing import Callable, Protocol
 
 import brian2 as b2
@@ -68,18 +73,23 @@ class OnlineClassifier:
         # recorded layer-1 membranes: the centre unit of each of the first n_membrane channels, where
         # an image's centre drives them (corner units of a digit never see a spike), one per channel
         # so that one silent channel cannot blank the figure; the raster shows, after the run, the
-        # n_raster most active units of replica 0
+        # n_raster most active units of replica 0, and beside them n_raster units drawn at random
+        # (fixed by the seed), which show the population rather than its busiest corner
         first = cfg.layers[0]
         c, h, w = first.output_shape
         centre = (h // 2) * w + w // 2
         self.membrane_units = [(k % c) * h * w + (centre + k // c) % (h * w)
                                for k in range(min(n_membrane, first.n_outputs))]
         self.n_raster = min(n_raster, first.n_outputs)
+        self.random_units = np.sort(np.random.default_rng([cfg.seed, 31]).choice(
+            first.n_outputs, self.n_raster, replace=False))
         target.select()
         self._build(*self._blank(run_steps))
+        self.device = None   # standalone: the Brian2 device holding this build
         if target.device != "runtime":
             self.dn.run(seed=cfg.seed, learn=plastic)
             devices.build(run=False)
+            self.device = b2.get_device()
 
     def _blank(self, n_steps):
         cfg = self.cfg
@@ -161,6 +171,7 @@ class OnlineClassifier:
             self._build(spikes, targets, starts)
             self.dn.run(learn=learn, lr=lr, state=state, seed=seed)
         else:
+            devices.activate(self.device)   # (another build may have run since: results are read through it)
             self.dn.run_again(seed=seed, learn=learn, lr=lr, state=state, spikes=spikes, targets=targets,
                               sample_starts=starts)
         dn = self.dn
@@ -169,48 +180,61 @@ class OnlineClassifier:
         activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k)}
                     for k, counter in enumerate(self.counters, start=1)]
         counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0
-        shown = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
-        steps = np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int)
-        units = np.asarray(self.raster.i)
-        keep = np.isin(units, shown)
-        spikes_rec = np.zeros((self.run_steps, len(shown)))
-        spikes_rec[steps[keep], np.searchsorted(shown, units[keep])] = 1.0
-        recording = {"layer1_spikes": spikes_rec, "layer1_units": shown, "layer1_u": np.asarray(self.membrane.u).T,
-                     "layer1_u_units": np.array(self.membrane_units)}
+        active = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
+        fired = (np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int), np.asarray(self.raster.i))
+        recording = {"layer1_spikes": self._raster(*fired, active), "layer1_units": active,
+                     "layer1_random_spikes": self._raster(*fired, self.random_units),
+                     "layer1_random_units": self.random_units,
+                     "layer1_u": np.asarray(self.membrane.u).T, "layer1_u_units": np.array(self.membrane_units)}
         return y, dn.learned_state(), recording, activity
+
+    def _raster(self, steps, spiked, units) -> np.ndarray:
+        """The spikes (steps, unit indices) of the chosen layer-1 units (sorted indices): (run_steps, len(units))
+        of 0/1."""
+        keep = np.isin(spiked, units)
+        out = np.zeros((self.run_steps, len(units)))
+        out[steps[keep], np.searchsorted(units, spiked[keep])] = 1.0
+        return out
 
 
 class SharedBuild:
-    """One compiled classifier for many configurations of one network structure (a sweep's group): the
-    first configuration asked for is built and compiled, every later one re-runs that build with its
-    own values (:meth:`OnlineClassifier.adopt`). A failed build fails every later request too."""
+    """The compiled classifiers of many configurations of one network structure (a sweep's group): a
+    training build and a test-only build (plastic=False). The first configuration asked for builds and
+    compiles each; every later one re-runs them with its own values (:meth:`OnlineClassifier.adopt`).
+    A failed build fails every later request too."""
 
     def __init__(self, target: devices.Target):
         self.target = target
-        self.clf: OnlineClassifier | None = None
-        self.made_for: tuple | None = None   # (n_classes, run_steps, n_raster) of the build
+        self.clfs: dict[bool, OnlineClassifier] = {}   # plastic -> its classifier
+        self.made_for: tuple | None = None   # (n_classes, run_steps, n_raster) of the builds
         self.compiles, self.compile_s = 0, 0.0
         self.error: str | None = None
 
     def classifier(self, cfg: NetworkConfig, n_classes: int, run_steps: int, *, n_raster: int = 32,
-                   report: Callable[[str], None] | None = None) -> OnlineClassifier:
-        """The shared classifier, running as a build of ``cfg`` would."""
+                   plastic: bool = True, report: Callable[[str], None] | None = None) -> OnlineClassifier:
+        """The shared classifier (plastic=False: the test-only one), running as a build of ``cfg`` would."""
         if self.error is not None:
             raise ConfigError(f"the shared build failed: {self.error}")
         made_for = (n_classes, run_steps, n_raster)
-        if self.clf is None:
-            start = time.perf_counter()
-            try:
-                with progress.building("the network (once for its structure group)", self.target.device,
-                                       report or progress.say):
-                    self.clf = OnlineClassifier(cfg, n_classes, run_steps, target=self.target, n_raster=n_raster)
-            except Exception as err:
-                self.error = f"{type(err).__name__}: {err}"
-                raise
-            self.made_for, self.compiles, self.compile_s = made_for, 1, time.perf_counter() - start
-            return self.clf
-        if made_for != self.made_for:
+        if self.made_for is not None and made_for != self.made_for:
             raise ConfigError(f"(classes, run steps, raster units) {made_for} differ from the shared build's "
                               f"{self.made_for}")
-        self.clf.adopt(cfg)
-        return self.clf
+        if plastic in self.clfs:
+            self.clfs[plastic].adopt(cfg)
+            return self.clfs[plastic]
+        start = time.perf_counter()
+        # (the test-only build in a folder of its own beside the training build's)
+        target = self.target if plastic else dataclasses.replace(
+            self.target, build_dir=str(Path(self.target.build_dir).resolve()) + "_test")
+        what = "the network" if plastic else "a network for testing only (no plasticity)"
+        try:
+            with progress.building(f"{what} (once for its structure group)", target.device, report or progress.say):
+                self.clfs[plastic] = OnlineClassifier(cfg, n_classes, run_steps, target=target, n_raster=n_raster,
+                                                      plastic=plastic)
+        except Exception as err:
+            self.error = f"{type(err).__name__}: {err}"
+            raise
+        self.made_for = made_for
+        self.compiles += 1
+        self.compile_s += time.perf_counter() - start
+        return self.clfs[plastic]

@@ -170,7 +170,8 @@ def make_parser(study: Study, prog: str | None = None) -> argparse.ArgumentParse
         parser.add_argument(flag, dest=dest, type=kind, choices=choices, default=argparse.SUPPRESS,
                             help=f"{text} (default: {TARGET_DEFAULTS[dest]})")
     parser.add_argument("--build-dir", default=argparse.SUPPRESS,
-                        help="where standalone code is generated (default: OUT/build)")
+                        help="where standalone code is generated (default: OUT/build); a classification run "
+                             "compiles its test-only network beside it, in BUILD_DIR_test")
     parser.add_argument("--out", default=f"output/{study.name}",
                         help="output folder (refused if it already holds results, unless --overwrite"
                              + (" or --resume)" if study.resumable else ")"))

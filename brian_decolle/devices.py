@@ -18,6 +18,7 @@ from pathlib import Path
 
 import brian2 as b2
 import numpy as np
+from brian2.devices.device import all_devices, previous_devices
 
 from .config import ConfigError, check_choice, check_index
 
@@ -48,19 +49,22 @@ class Target:
         check_target(self)
 
     def select(self) -> None:
-        """Make this the target of the next network build."""
+        """Make this the target of the next network build. A standalone target gets a device of
+        its own, so that a project built before stays usable beside the new one: make that one
+        current again (:func:`activate`) before re-running it or reading its results."""
         if self.device != "runtime" and not self.build_dir:
             raise ConfigError(f"device={self.device!r} needs a build_dir for the generated project")
         b2.prefs.core.default_float_dtype = PRECISIONS[self.precision]
-        b2.device.reinit()
         b2.prefs.devices.cpp_standalone.openmp_threads = self.threads
         if self.device == "runtime":
-            b2.set_device("runtime")
+            _make_current(all_devices["runtime"], build_on_run=True)
             b2.prefs.codegen.target = self.codegen_target
             return
         if self.device == "cuda_standalone":
             _prepare_cuda(Path(self.build_dir))
-        b2.set_device(self.device, directory=str(self.build_dir), build_on_run=False)
+        # Brian2's one registered instance per device name holds one project at a time (reinit()
+        # clears it); a new instance of its class holds this build's arrays, code objects and folder
+        _make_current(type(all_devices[self.device])(), build_on_run=False, directory=str(self.build_dir))
 
     def with_build_dir(self, default) -> "Target":
         """This target, building in ``default`` unless it names its own folder."""
@@ -79,6 +83,23 @@ def check_target(target: Target) -> None:
     if target.threads and target.device != "cpp_standalone":
         raise ConfigError(f"threads={target.threads}: OpenMP threads are a cpp_standalone setting; "
                           f"use threads=0 with device={target.device!r}")
+
+
+def activate(device) -> None:
+    """Make a standalone device that holds a built project (``b2.get_device()`` after its build)
+    current again, with its own build folder: Brian2 re-runs a project and reads its results
+    through the current device, so a process holding two builds makes the right one current
+    first. A no-op when it is current already."""
+    if b2.get_device() is not device:
+        _make_current(device, build_on_run=device.build_on_run, **device.build_options)
+
+
+def _make_current(device, **options) -> None:
+    depth = len(previous_devices)
+    b2.set_device(device, **options)
+    # set_device keeps the device before on a stack for reset_device; nothing here goes back that
+    # way, and the stack would keep every earlier build's device (its arrays and code) alive
+    del previous_devices[depth:]
 
 
 def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython",

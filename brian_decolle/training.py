@@ -8,8 +8,11 @@ argmax of the readout after the burn-in (decolle-public's test).
 One network (:class:`~brian_decolle.classifier.OnlineClassifier`) is built for
 one test presentation and B replicas (a minibatch sharing every weight): a
 training run packs several training windows back to back per replica (each
-starting from rest, with its own burn-in), a test run presents one test
-sequence per replica with learning and dropout off. Before training, the
+starting from rest, with its own burn-in). Tests run on a second network, built
+for testing only (the same forward pass and readouts without the rule's code, so
+a test costs the forward pass alone; on standalone devices compiled once beside
+the training build): each test run presents one test sequence per replica with
+learning and dropout off, with the learned state of the moment. Before training, the
 weights are initialised from data (LSUV, :mod:`brian_decolle.initialisation`)
 unless the schedule says 'uniform'; the learning rate drops by a factor every
 ``lr_drop_every`` training samples; every evaluation reports each layer's health.
@@ -225,19 +228,27 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     """Initialise, train online on the source's training samples and test per layer; write
     checkpoint.npz, test_sample.npz, predictions.npz and learned.npz into out_dir; return the
     history (a dict). With resume=True a checkpoint in out_dir is continued (same settings).
-    shared: a build compiled once for many configurations of this structure (a sweep's), which
-    this run re-runs with its own values, instead of a build of its own in out_dir/build."""
+    Training (and LSUV) runs on the plastic network, every test on a network built for testing
+    only; on standalone devices each is compiled once, the first in the target's build folder
+    (default out_dir/build), the second beside it (out_dir/build_test). shared: builds compiled once
+    for many configurations of this structure (a sweep's), which this run re-runs with its own values,
+    instead of builds of its own."""
     report = report or progress.say
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = cfg.seed
+    target = target.with_build_dir(out_dir / "build")
+    run_steps = schedule.steps(cfg).test
     if shared is not None:
-        clf = shared.classifier(cfg, source.n_classes, schedule.steps(cfg).test, n_raster=schedule.n_raster,
-                                report=report)
+        clf = shared.classifier(cfg, source.n_classes, run_steps, n_raster=schedule.n_raster, report=report)
+        tests = _Runs(shared.classifier(_for_testing(cfg), source.n_classes, run_steps, n_raster=schedule.n_raster,
+                                        plastic=False, report=report), schedule, source)
     else:
-        with progress.building("the network (once; every run re-uses it)", target.device, report):
-            clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
-                                   target=target.with_build_dir(out_dir / "build"), n_raster=schedule.n_raster)
+        with progress.building("the network (once; every training run re-uses it)", target.device, report):
+            clf = OnlineClassifier(cfg, source.n_classes, run_steps, target=target, n_raster=schedule.n_raster)
+        # every test, intermediate and final, on a build without the rule's code, compiled once beside it
+        tests = _test_runs(cfg, schedule, source, dataclasses.replace(target, build_dir=_beside(target.build_dir)),
+                           report)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)
     settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
@@ -286,8 +297,8 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         start = time.perf_counter()
         which = "test" if final else split
         with progress.bar(n_samples, f"{which} ({'final' if final else 'intermediate'})") as shown:
-            predictions, labels, activity, recording = runs.test(n_samples, state, seed=seed, split=which,
-                                                                 keep_recording=final, bar=shown)
+            predictions, labels, activity, recording = tests.test(n_samples, state, seed=seed, split=which,
+                                                                  keep_recording=final, bar=shown)
         history["test_time_s"] += time.perf_counter() - start
         accuracy = (predictions == labels).mean(axis=1)
         health = layer_health(activity, state)
@@ -376,12 +387,8 @@ def evaluate(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, state
     check_count("n_test", n_test)
     if n_test > source.n_test:
         raise ConfigError(f"n_test={n_test} must lie in 1..{source.n_test}, the test samples the data hold")
-    cfg = dataclasses.replace(cfg, learning="dense")   # nothing learns here; the forward pass is the same
-    with progress.building("a network for testing only (no plasticity)", target.device, report):
-        clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test,
-                               target=target.with_build_dir(build_dir), n_raster=schedule.n_raster, plastic=False)
-    runs = _Runs(clf, schedule, source)
-    missing = sorted(set(clf.initial_state()) - set(state))
+    runs = _test_runs(cfg, schedule, source, target.with_build_dir(build_dir), report)
+    missing = sorted(set(runs.clf.initial_state()) - set(state))
     if missing:
         raise ConfigError(f"the learned state lacks {', '.join(missing)}: it is not of this network")
     start = time.perf_counter()
@@ -392,6 +399,28 @@ def evaluate(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, state
     return {"n_test": n_test, "accuracy_per_layer": accuracy.tolist(),
             "error_per_layer": (1 - accuracy).tolist(), "test_time_s": round(time.perf_counter() - start, 1),
             "predictions": predictions, "labels": labels}
+
+
+def _test_runs(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, target: devices.Target,
+               report: Callable[[str], None]) -> _Runs:
+    """Runs on a network built for testing only (no code of the rule: a test costs the forward pass
+    alone; on standalone devices compiled once, in the target's build folder)."""
+    cfg = _for_testing(cfg)
+    with progress.building("a network for testing only (no plasticity)", target.device, report):
+        clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test, target=target,
+                               n_raster=schedule.n_raster, plastic=False)
+    return _Runs(clf, schedule, source)
+
+
+def _for_testing(cfg: NetworkConfig) -> NetworkConfig:
+    """The configuration of a test-only network: nothing learns there, and the forward pass is the same."""
+    return dataclasses.replace(cfg, learning="dense")
+
+
+def _beside(build_dir: str) -> str:
+    """The test-only build's folder: the training build's, with '_test' added (OUT/build -> OUT/build_test)."""
+    folder = Path(build_dir).resolve()
+    return str(folder.with_name(f"{folder.name}_test"))
 
 
 def _fmt(acc) -> str:

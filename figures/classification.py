@@ -334,23 +334,37 @@ def _silent(sample):
 
 
 def raster(run) -> Figure:
-    """Spikes of the recorded layer-1 units (the sample's most active ones) during the test
-    sample (paper Fig. 4), labelled by unit index."""
+    """Spikes of the recorded layer-1 units during the test sample (paper Fig. 4), labelled by unit
+    index and spike count: the sample's most active units and, beside them, units drawn at random
+    (fixed for the run), which show the population (folders written before keep only the first)."""
     sample, spikes, units, t, t_label = _layer1(run, "layer1_spikes", "layer1_units")
-    fig, ax = _figure(figsize=(8, 0.22 * spikes.shape[1] + 2))
-    ax.eventplot([t[spikes[:, row] > 0] for row in range(spikes.shape[1])], lineoffsets=np.arange(1, spikes.shape[1] + 1),
-                 linelengths=0.8, colors="k", linewidths=0.8)
-    counts = spikes.sum(axis=0)
-    ax.set_yticks(range(1, spikes.shape[1] + 1), [f"{u} ({n:g})" for u, n in zip(units, counts)], fontsize=6)
-    ax.set(ylim=(0.4, spikes.shape[1] + 0.6), xlim=(0, len(spikes) * (run.network.get("dt_ms") or 1)),
-           xlabel=t_label, ylabel="layer-1 unit index (spikes)")
     chosen = "most active" if "layer1_units" in sample else "recorded"   # older folders: fixed units
-    headline = f"spikes of the {spikes.shape[1]} {chosen} layer-1 units"
-    if _silent(sample):
-        headline = SILENT_TITLE
-        _note(ax, f"all {spikes.shape[1]} recorded layer-1 units, the sample's most active, stayed silent")
-    ax.set_title(f"{run.tag}\n{headline}, test sample of class {int(sample['label'])}", fontsize=9)
+    panels = [(spikes, units, f"{spikes.shape[1]} {chosen} layer-1 units",
+               f"all {spikes.shape[1]} recorded layer-1 units, the sample's most active, stayed silent")]
+    if "layer1_random_spikes" in sample:
+        rand = sample["layer1_random_spikes"]
+        panels.append((rand, sample["layer1_random_units"], f"{rand.shape[1]} random layer-1 units",
+                       f"none of the {rand.shape[1]} randomly chosen layer-1 units spiked in this sample"))
+    fig, axes = _figure(1, len(panels), figsize=(8 * len(panels), 0.22 * spikes.shape[1] + 2.2), squeeze=False)
+    for ax, (shown, indices, title, silent) in zip(axes[0], panels):
+        _raster_panel(ax, run, shown, indices, t)
+        ax.set_xlabel(t_label)
+        ax.set_title(title, fontsize=9)
+        if not shown.any():
+            _note(ax, silent)
+    headline = SILENT_TITLE if _silent(sample) else "layer-1 spikes"
+    fig.suptitle(f"{run.tag}\n{headline}, test sample of class {int(sample['label'])}", fontsize=9)
     return fig
+
+
+def _raster_panel(ax, run, spikes, units, t):
+    """One raster: a row per unit, labelled 'index (spike count)'."""
+    rows = spikes.shape[1]
+    ax.eventplot([t[spikes[:, row] > 0] for row in range(rows)], lineoffsets=np.arange(1, rows + 1),
+                 linelengths=0.8, colors="k", linewidths=0.8)
+    ax.set_yticks(range(1, rows + 1), [f"{u} ({n:g})" for u, n in zip(units, spikes.sum(axis=0))], fontsize=6)
+    ax.set(ylim=(0.4, rows + 0.6), xlim=(0, len(spikes) * (run.network.get("dt_ms") or 1)),
+           ylabel="layer-1 unit index (spikes)")
 
 
 def membrane(run) -> Figure:

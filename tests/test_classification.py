@@ -58,7 +58,17 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
     assert [e["accuracy"] for e in logs["runtime"][0]["evaluations"]] == \
         [e["accuracy"] for e in logs["cpp_standalone"][0]["evaluations"]]
     assert any("trained 16/16 samples" in line for line in logs["cpp_standalone"][1])
-    assert len(list((tmp_path / "cpp_standalone" / "build").glob("main*"))) >= 1
+    # every test ran on the test-only build, compiled once beside the training build
+    assert sum(line.startswith("built a network for testing only") for line in logs["cpp_standalone"][1]) == 1
+    for folder in ("build", "build_test"):
+        assert (tmp_path / "cpp_standalone" / folder / "main").is_file(), folder
+    # the raster's random layer-1 units: distinct, fixed by the seed, the same on both devices
+    samples = {device: np.load(tmp_path / device / "test_sample.npz") for device in logs}
+    units = samples["runtime"]["layer1_random_units"]
+    assert len(set(units)) == SCHEDULE.n_raster and list(units) == sorted(units)
+    for key in ("layer1_random_units", "layer1_random_spikes", "layer1_spikes", "layer1_units"):
+        np.testing.assert_array_equal(samples["runtime"][key], samples["cpp_standalone"][key], err_msg=key)
+    assert samples["runtime"]["layer1_random_spikes"].shape == (SCHEDULE.steps(CFG).test, SCHEDULE.n_raster)
 
 
 def test_resume_continues_exactly(tmp_path):

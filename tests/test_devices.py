@@ -98,6 +98,29 @@ def test_cuda_standalone_code_holds_the_plasticity_kernels(rng, tmp_path):
         assert any(name.startswith(f"decolle_layer{k}_b_update") for name in sources)
 
 
+@pytest.mark.parametrize("device, source", [("cpp_standalone", "*.cpp"), ("cuda_standalone", "*.cu")])
+def test_two_standalone_projects_live_side_by_side(rng, tmp_path, device, source):
+    """Each standalone build gets a device of its own: a second build leaves the first one's project
+    and device as they were, and activate() makes the first current again with its own folder
+    (brian2cuda's device class too; code generation only, no compiler needed)."""
+    cfg = NetworkConfig(n_inputs=6, layer_sizes=(5,), readout_sizes=2)
+    built = {}
+    for name, plastic in (("train", True), ("test", False)):
+        devices.select(device, build_dir=tmp_path / name)
+        dn = build_network(cfg, poisson(rng, 20, 6), [np.zeros((20, 2))], plastic=plastic)
+        dn.run(learn=plastic, seed=cfg.seed)
+        devices.build(compile=False, run=False)
+        built[name] = b2.get_device()
+    assert built["train"] is not built["test"] and type(built["train"]) is type(built["test"])
+    devices.activate(built["train"])
+    assert b2.get_device() is built["train"] and b2.device.build_options["directory"] == str(tmp_path / "train")
+    codes = {name: {p.name for p in (tmp_path / name / "code_objects").glob(source)} for name in built}
+    devices.select("runtime", codegen_target="numpy")
+    assert any("w_update" in name for name in codes["train"]) and not any("w_update" in name for name in codes["test"])
+    # (reinit, as before, would have emptied the first device)
+    assert any("w_update" in name for name in built["train"].code_objects)
+
+
 def test_many_samples_one_compilation(rng, tmp_path, monkeypatch):
     """Training on N samples back to back compiles the C++ project exactly once, and each
     sample is still treated as its own (same input -> same states, learning off)."""

@@ -66,9 +66,18 @@ def write_folder(out, silent, rng, synthetic=True):
     spikes = np.zeros((STEPS, 8)) if silent else (rng.random((STEPS, 8)) < 0.2).astype(float)
     np.savez(out / "test_sample.npz", input=(rng.random((STEPS, int(np.prod(SHAPE)))) < 0.1).astype(float),
              label=np.array(2), readout_y=rng.normal(size=(3, STEPS, N_CLASSES)), layer1_spikes=spikes,
-             layer1_units=np.arange(8) * 7, layer1_u=-np.abs(rng.normal(size=(STEPS, 3))) - 0.1,
-             layer1_u_units=np.array([18, 54, 90]))
+             layer1_units=np.arange(8) * 7, layer1_random_spikes=spikes * (rng.random((STEPS, 8)) < 0.5),
+             layer1_random_units=np.array([1, 5, 9, 30, 41, 60, 77, 100]),
+             layer1_u=-np.abs(rng.normal(size=(STEPS, 3))) - 0.1, layer1_u_units=np.array([18, 54, 90]))
     return out
+
+
+def _with_sample(out, **changed):
+    """Rewrite test_sample.npz with some keys changed (None: dropped, as in an older folder)."""
+    with np.load(out / "test_sample.npz") as f:
+        sample = {k: f[k] for k in f.files}
+    sample.update(changed)
+    np.savez(out / "test_sample.npz", **{k: v for k, v in sample.items() if v is not None})
 
 
 def texts(fig):
@@ -94,6 +103,26 @@ def test_every_figure_is_a_figure_and_a_silent_layer_1_is_named(tmp_path, silent
     assert any("paper" in t for t in seen["accuracy"]) != synthetic   # no paper value for synthetic data
     assert sum("predicts class" in t and "burn-in" in t for t in seen["readouts"]) == 3
     assert any("no biases" in t for t in seen["weights"])   # layer 3 has none
+
+
+def test_raster_shows_the_most_active_and_random_units_and_says_when_a_panel_is_silent(tmp_path):
+    out = write_folder(tmp_path / "run", False, np.random.default_rng(11))
+    _with_sample(out, layer1_random_spikes=np.zeros((STEPS, 8)))
+    fig = classification.raster(classification.load(out))
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["8 most active layer-1 units", "8 random layer-1 units"]
+    assert [len(ax.get_yticks()) for ax in axes] == [8, 8]
+    assert [t.get_text() for t in axes[0].texts] == []
+    assert [t.get_text() for t in axes[1].texts] == [
+        "none of the 8 randomly chosen layer-1 units spiked in this sample"]
+    assert "1 (0)" in [label.get_text() for label in axes[1].get_yticklabels()]   # 'unit (spikes)'
+    assert not any(classification.SILENT_TITLE in t for t in texts(fig))
+    silent = classification.raster(classification.load(write_folder(tmp_path / "silent", True,
+                                                                    np.random.default_rng(12))))
+    assert all(len(ax.texts) == 1 for ax in silent.get_axes()), "a silent panel says so"
+    _with_sample(out, layer1_random_spikes=None, layer1_random_units=None)   # an older folder
+    older = classification.raster(classification.load(out))
+    assert [ax.get_title() for ax in older.get_axes()] == ["8 most active layer-1 units"]
 
 
 def test_each_figure_function_returns_a_figure_and_saves_nothing(tmp_path):

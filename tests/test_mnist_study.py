@@ -56,6 +56,9 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     sample = np.load(tmp_path / "test_sample.npz")
     assert sample["input"].shape == (1000, 784) and sample["readout_y"].shape == (2, 1000, 10)
     assert sample["input"].sum() > 100, "a digit at up to 50 Hz for 1 s holds many spikes"
+    assert sample["layer1_spikes"].shape == sample["layer1_random_spikes"].shape == (1000, 32)
+    # the tests ran on the test-only build, compiled once beside the training build
+    assert out.stdout.count("built a network for testing only") == 1 and (tmp_path / "build_test" / "main").is_file()
     for name in ("results.npz", "checkpoint.npz", "learned.npz", "accuracy.png", "error.png", "raster.png",
                  "membrane.png", "readouts.png", "input.png"):
         assert (tmp_path / name).stat().st_size > 0, name
