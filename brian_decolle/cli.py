@@ -112,6 +112,7 @@ class Study:
     run: Callable                   # (config, out, target=devices.Target, [resume=...])
     preset_help: str = ""
     resumable: bool = True
+    recipes: dict = dataclasses.field(default_factory=dict)  # --preset name -> {'part.field': value}
     add_arguments: Callable | None = None   # extra options (data download, synthetic set)
     before_run: Callable | None = None      # (args, config) -> keywords for run
 
@@ -147,6 +148,11 @@ def make_parser(study: Study, prog: str | None = None) -> argparse.ArgumentParse
     parser.add_argument("--config", metavar="CONFIG_JSON", default=None,
                         help="re-run the experiment a config.json records (its settings, device and precision); "
                              "options given as well change it")
+    if study.recipes:
+        recipes = "; ".join(f"{name!r} sets {_listed(values)}" for name, values in study.recipes.items())
+        parser.add_argument("--preset", choices=tuple(study.recipes), default=argparse.SUPPRESS,
+                            help=f"a learning recipe over the --network preset, for comparison: {recipes} "
+                                 "(default: this project's recipe, the values shown below)")
     for option in study.options:
         part, name = option.split(".")
         config = getattr(base, part)
@@ -193,9 +199,16 @@ def recorded(study: Study, path):
     return results.from_dict(kind, record)
 
 
+def _listed(values: dict) -> str:
+    return ", ".join(f"{option.split('.')[1]} {value}" for option, value in values.items())
+
+
 def compose(study: Study, args: argparse.Namespace):
-    """The preset named by --network (or the run --config records) with every given option in its place."""
+    """The preset named by --network (or the run --config records), the --preset recipe's values, then
+    every given option in its place."""
     config = recorded(study, args.config) if getattr(args, "config", None) else study.preset(args.network)
+    if getattr(args, "preset", None):
+        config = with_values(config, study.recipes[args.preset])
     return with_values(config, {option: getattr(args, option) for option in study.options
                                 if getattr(args, option, None) is not None})
 

@@ -448,8 +448,9 @@ def _classification_chunk(module, target: devices.Target, group: str, todo: list
                 records.append({"task": task.id, "status": "done"})
             except Exception as err:   # a failed task is reported and the sweep goes on
                 records.append(_failure(task, err, folder))
-    finally:
-        shutil.rmtree(target.build_dir, ignore_errors=True)   # the disk holds one build per worker at most
+    finally:   # the disk holds one group's builds (training and test-only) per worker at most
+        for build in (target.build_dir, str(Path(target.build_dir).resolve()) + "_test"):
+            shutil.rmtree(build, ignore_errors=True)
     return {"records": records, "compiles": shared.compiles, "compile_s": shared.compile_s}
 
 

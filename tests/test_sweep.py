@@ -160,7 +160,8 @@ def test_a_shared_build_rerun_equals_a_fresh_build(tmp_path):
     tasks = [sweep.Task(name, {}, config) for name, config in (("a", a), ("b", b), ("other", other))]
     got = sweep.run_chunk("regression", spec.target, sweep.group_key(spec, a), str(tmp_path / "build"), tasks,
                           str(tmp_path))
-    assert got["compiles"] == 1 and not (tmp_path / "build").exists()
+    # one training build and one test-only build, both deleted at the end
+    assert got["compiles"] == 2 and not (tmp_path / "build").exists() and not (tmp_path / "build_test").exists()
     status = {r["task"]: r for r in got["records"]}
     assert status["a"]["status"] == status["b"]["status"] == "done"
     assert status["other"]["status"] == "failed" and "structure" in status["other"]["error"]
@@ -303,7 +304,8 @@ def test_a_shared_classifier_build_equals_a_fresh_build(tmp_path, network):
     tasks = [sweep.Task(name, {}, config) for name, config in (("a", a), ("other", other), ("b", b))]
     got = sweep.run_chunk("mnist", spec.target, sweep.group_key(spec, a), str(tmp_path / "build"), tasks,
                           str(tmp_path))
-    assert got["compiles"] == 1 and not (tmp_path / "build").exists()
+    # one training build and one test-only build, both deleted at the end
+    assert got["compiles"] == 2 and not (tmp_path / "build").exists() and not (tmp_path / "build_test").exists()
     status = {r["task"]: r for r in got["records"]}
     assert status["a"]["status"] == status["b"]["status"] == "done"
     assert status["other"]["status"] == "failed" and "structure" in status["other"]["error"]
@@ -342,7 +344,7 @@ def test_a_dvs_sweep_without_its_data_is_refused_before_anything_runs(tmp_path):
 
 def test_an_events_sweep_compiles_once_on_a_local_cluster(tmp_path):
     """4 tasks (2 learning rates x 2 seeds) of a tiny SYNTHETIC event folder on cpp_standalone through Dask: the
-    network adapted to the data is compiled once, every task runs on it, and the figure says SYNTHETIC."""
+    network adapted to the data is compiled once (and its test-only twin once), every task runs on it, and the figure says SYNTHETIC."""
     pytest.importorskip("tonic", reason="event data need tonic: pip install 'brian-decolle[dvs]'")
     root = tmp_path / "synthetic_events"
     rng = np.random.default_rng(0)
@@ -363,7 +365,8 @@ def test_an_events_sweep_compiles_once_on_a_local_cluster(tmp_path):
                  "schedule.init": "uniform"}})
     out = tmp_path / "sweep"
     summary = sweep.run_sweep(spec, out, workers=1, report=lambda line: None)
-    assert (summary["done"], summary["failed"], summary["groups"], summary["compiles"]) == (4, 0, 1, 1)
+    # (compiles: the group's training build and its test-only build)
+    assert (summary["done"], summary["failed"], summary["groups"], summary["compiles"]) == (4, 0, 1, 2)
     rows = _rows(out)
     compiled = [json.loads((out / "tasks" / r["task"] / "summary.json").read_text())["shared_build"] for r in rows]
     assert len({c["compiled_for"] for c in compiled}) == 1
