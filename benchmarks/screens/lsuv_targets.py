@@ -45,7 +45,8 @@ def main(network: str, targets: str, build_dir: str = "/tmp/lsuv_targets_build")
         for layer, entry in log.items():
             after = entry["after"]
             print(f"target u_mean {u_mean} u_std {u_std} rate {rate or '-'}: layer {layer}: "
-                  f"u mean {after['u_mean']:.2f} std {after['u_std']:.2f}, rate {after['rate_hz']:.1f} Hz, median {after['rate_median_hz']:.1f}, "
+                  f"u mean {after['u_mean']:.2f} std {after['u_std']:.2f}, rate {after['rate_hz']:.1f} Hz, "
+                  f"median {after['rate_median_hz']:.1f}, "
                   f"p95 {after['rate_p95_hz']:.0f}, above 300 Hz {after['fast_fraction']:.1%}, "
                   f"silent {after['silent_fraction']:.1%}", flush=True)
 
