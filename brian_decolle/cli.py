@@ -64,7 +64,8 @@ HELP = {
     "init_samples": "training samples of each LSUV measurement",
     "init_u_mean": "LSUV's target mean of the membrane potential u (the threshold is u = 0)",
     "init_u_std": "LSUV's target standard deviation of u",
-    "init_rate_hz": "instead of --init-u-mean: shift each layer's biases until its mean firing rate is this (Hz)",
+    "init_rate_hz": "instead of --init-u-mean: shift each channel's bias (dense: each neuron's) until the "
+                    "channel's mean firing rate is this (Hz)",
     "init_tolerance": "LSUV stops when u's mean and std are this close to their targets",
     "lr_drop_every": "training samples between learning-rate drops (none if not given)",
     "lr_drop_factor": "the learning rate is multiplied by this at every drop",

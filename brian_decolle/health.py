@@ -54,6 +54,11 @@ class Activity:
         """Each output unit's firing rate in layer k (0-based), over all samples counted."""
         return self.counts[k] / max(self.unit_steps * self.cfg.dt_s, 1e-12)
 
+    def channel_rates_hz(self, k: int) -> np.ndarray:
+        """The mean firing rate of each channel of layer k (0-based; a dense layer: of each neuron)."""
+        spec = self.cfg.layers[k]
+        return self.unit_rates_hz(k).reshape(spec.output_shape[0], -1).mean(axis=1)
+
     def rates(self, k: int) -> dict:
         """The rate distribution of layer k (0-based): mean, median and 95th percentile (Hz), the
         fractions of units above FAST_HZ and of silent units (no spike in any sample)."""

@@ -36,10 +36,11 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
          rate_hz: float | None = None) -> tuple[dict, dict]:
     """The initialised state and a log {layer: {before, after, iterations}} of u's mean and std and
     the firing rate. measure(state) runs the network on the same training samples and returns
-    their Activity. rate_hz: after the scaling, each layer's biases are shifted together until its
-    mean firing rate is within ``tolerance`` (relative) of rate_hz, instead of reaching u_mean (u
-    includes the refractory state, which pulls a fast unit's u back to the threshold, so u's mean
-    says little of the rate)."""
+    their Activity. rate_hz: after the scaling, each channel's bias (a dense layer: each neuron's) is
+    shifted until the channel's mean firing rate is within ``tolerance`` (relative) of rate_hz, instead
+    of reaching u_mean (u includes the refractory state, which pulls a fast unit's u back to the
+    threshold, so u's mean says little of the rate; and one shift for the whole layer leaves its
+    weakly driven channels silent)."""
     cfg = dn.cfg
     rng = np.random.default_rng([seed, 7])
     state = {name: values.copy() for name, values in state.items()}
@@ -78,26 +79,24 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
 
 
 def _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, budget) -> tuple[Activity, int]:
-    """Shift layer k's (0-based) biases by one offset until its mean rate is within tolerance (relative)
-    of rate_hz: the rate grows with the offset, so the offset is bracketed by steps that double, then
-    bisected. Returns the last measurement and how many were made (at most budget)."""
+    """Shift each bias of layer k (0-based; one per channel, a dense layer's one per neuron) until the mean
+    rate of the units it drives is within tolerance (relative) of rate_hz. A rate grows with its bias, so
+    each offset is bracketed by steps that double, then bisected; the channels do not drive each other,
+    so one measurement serves all of them. Returns the last measurement and how many were made (at most
+    budget)."""
     base = state[b].copy()
     step = max(activity.membrane(k)[1], 1e-3)   # the first step: one standard deviation of u
-    low, high, offset = None, None, 0.0
+    low, high, offset = np.full(len(base), -np.inf), np.full(len(base), np.inf), np.zeros(len(base))
     for n in range(1, budget + 1):
-        rate = activity.rate_hz(k)
-        if abs(rate - rate_hz) <= tolerance * rate_hz:
+        rates = activity.channel_rates_hz(k)
+        reached = np.abs(rates - rate_hz) <= tolerance * rate_hz
+        if reached.all():
             return activity, n - 1
-        if rate > rate_hz:
-            high = offset
-        else:
-            low = offset
-        if low is None:
-            offset -= step * 2 ** (n - 1)
-        elif high is None:
-            offset += step * 2 ** (n - 1)
-        else:
-            offset = (low + high) / 2
+        high = np.where(~reached & (rates > rate_hz), offset, high)
+        low = np.where(~reached & (rates < rate_hz), offset, low)
+        jump = step * 2 ** (n - 1)
+        moved = np.where(np.isinf(low), offset - jump, np.where(np.isinf(high), offset + jump, (low + high) / 2))
+        offset = np.where(reached, offset, moved)
         state[b] = base + offset
         activity = measure(state)
     return activity, budget

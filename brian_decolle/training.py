@@ -71,7 +71,7 @@ class Schedule:
     init_samples: int = 8       # training samples each LSUV measurement runs
     init_u_mean: float = 0.0    # LSUV's target mean of u (threshold at 0: below 0, most steps are silent) ...
     init_u_std: float = 1.0     # ... and standard deviation of u
-    init_rate_hz: float | None = None  # instead of init_u_mean: shift each layer's biases to this mean rate
+    init_rate_hz: float | None = None  # instead of init_u_mean: shift each channel's bias to this mean rate
     init_tolerance: float = 0.1  # LSUV stops when u's mean and std are this close to their targets ...
     init_iterations: int = 5    # ... or after this many measurements per layer
     lr_drop_every: int | None = None  # training samples between learning-rate drops (None: no drop)
