@@ -17,7 +17,7 @@ from .classifier import SharedBuild
 from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count
 from .data.events import FolderFrames, sensor_of
 from .data.gestures import GesturePreprocessing, GestureSamples
-from .training import ClassificationStudy, Schedule, train_and_test
+from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
 
 #: 'dense': two dense layers of 128, for any sensor; 'conv': three conv layers of 5, 10, 10
 #: channels (7x7, pools 2, 1, 2; as the DVS Gesture cpu preset) for frames of at least 32x32
@@ -136,6 +136,7 @@ def _check_data(args, study: EventStudy) -> dict:
 STUDY = cli.Study(
     name="events", presets=PRESETS, preset=preset, run=run,
     preset_help="'dense': two dense layers of 128 (any sensor); 'conv': conv 5-10-10, 7x7, pools 2,1,2 (32x32 or more)",
+    recipes={"decolle": decolle_recipe(lr=1e-3)},
     options=("data.data_dir", "data.tonic_dataset", "data.frames", "data.downsample", "data.n_test",
              "data.n_validation", "network.layer_sizes") + cli.TRAINING_OPTIONS,
     add_arguments=_data_arguments,

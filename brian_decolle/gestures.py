@@ -18,7 +18,7 @@ from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
                             is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures
-from .training import ClassificationStudy, Schedule, train_and_test
+from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
 
 #: 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool; 7x7 conv 128;
 #: 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant for
@@ -127,6 +127,7 @@ def _prepare_data(args, study: GestureStudy) -> dict:
 STUDY = cli.Study(
     name="dvs_gesture", presets=PRESETS, preset=preset, run=run,
     preset_help="'cpu': conv 5-10-10 for a 2-core CPU; 'paper': Table 2, conv 64-128-128 (for a GPU)",
+    recipes={"decolle": decolle_recipe(lr=3.6e-4)},
     options=("data.data_dir", "data.frames", "data.n_test", "data.validation_users") + cli.TRAINING_OPTIONS,
     add_arguments=_data_arguments, before_run=_prepare_data,
     description="""DVS Gesture (DECOLLE paper, Sec. 4.3, Table 1, Figs. 3-5).

@@ -14,7 +14,7 @@ from .classifier import SharedBuild
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_bundled_split, check_mnist_dir, load_split)
-from .training import ClassificationStudy, Schedule, train_and_test
+from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
 
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2
 #: (decolle-public's order) on 28x28 digits, and the paper's additional fully connected layer
@@ -102,6 +102,7 @@ STUDY = cli.Study(
     name="mnist", presets=PRESETS, preset=preset, run=run,
     preset_help="'paper': conv 16-24-32, 7x7, pools 2,1,2, dense non-spiking output; "
                 "'small': conv 8-12, 5x5, pools 2,2",
+    recipes={"decolle": decolle_recipe(lr=1e-3)},
     options=("data.n_train", "data.n_test", "data.n_validation", "data.mnist_dir", "data.max_rate_hz")
     + cli.TRAINING_OPTIONS,
     description="""Poisson MNIST (DECOLLE paper, Sec. 4.2, Fig. 2).

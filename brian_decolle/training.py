@@ -132,6 +132,16 @@ class ClassificationStudy:
         self.schedule.steps(self.network)
 
 
+def decolle_recipe(lr: float) -> dict:
+    """decolle-public's own learning recipe ('part.field' -> value; ``--preset decolle``), for comparison:
+    Adamax with betas (0, 0.95) stepping at every time step with the study's learning rate ``lr``, the
+    readout reading spikes through dropout 0.5, LSUV to u mean 0 and std 1."""
+    return {"network.optimiser": "adamax", "network.lr": lr, "network.update_every": "step",
+            "network.adamax_decay": 0.95, "network.readout_input": "spike", "network.dropout": 0.5,
+            "schedule.init": "lsuv", "schedule.init_u_mean": 0.0, "schedule.init_u_std": 1.0,
+            "schedule.init_rate_hz": None}
+
+
 class Diverged(ConfigError):
     """Training produced a weight that is not finite (too large a learning rate)."""
 

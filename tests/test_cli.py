@@ -58,3 +58,15 @@ def test_help_shows_every_default():
     for fragment in ("--lr LR", "(default: 0.00036)", "--data-dir DATA_DIR", "(default: data)", "--synthetic",
                      "(default: cpu)", "(default: cpp_standalone)"):
         assert fragment in text, fragment
+
+
+@pytest.mark.parametrize("study", [mnist.STUDY, gestures.STUDY, events.STUDY], ids=lambda s: s.name)
+def test_the_decolle_preset_sets_the_reference_recipe_and_options_still_win(study):
+    composed = _compose(study, "--preset", "decolle", "--dropout", "0.2")
+    for option, value in study.recipes["decolle"].items():
+        part, name = option.split(".")
+        if name != "dropout":
+            assert getattr(getattr(composed, part), name) == value, option
+    assert composed.network.dropout == 0.2   # an option given beside the preset changes it
+    text = " ".join(cli.make_parser(study).format_help().split())
+    assert "--preset {decolle}" in text and "'decolle' sets optimiser adamax" in text
