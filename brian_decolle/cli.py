@@ -62,10 +62,10 @@ HELP = {
     "train_ms": "length of one training sample (ms)",
     "init": "'lsuv': data-driven initialisation (decolle-public's init_LSUV); 'uniform': as drawn",
     "init_samples": "training samples of each LSUV measurement",
-    "init_u_mean": "LSUV's target mean of the membrane potential u (the threshold is u = 0)",
+    "init_u_mean": "with --init-rate-hz 0: LSUV's target mean of the membrane potential u (the threshold is u = 0)",
     "init_u_std": "LSUV's target standard deviation of u",
-    "init_rate_hz": "instead of --init-u-mean: shift each channel's bias (dense: each neuron's) until the "
-                    "channel's mean firing rate is this (Hz)",
+    "init_rate_hz": "LSUV shifts each channel's bias (dense: each neuron's) until the channel's mean firing rate "
+                    "is this (Hz); 0: until u's mean is --init-u-mean instead (decolle-public)",
     "init_tolerance": "LSUV stops when u's mean and std are this close to their targets",
     "lr_drop_every": "training samples between learning-rate drops (none if not given)",
     "lr_drop_factor": "the learning rate is multiplied by this at every drop",

@@ -38,7 +38,8 @@ import numpy as np
 
 from . import devices, progress
 from .classifier import OnlineClassifier, SampleSource, SharedBuild, votes
-from .config import ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_positive
+from .config import (ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_non_negative,
+                     check_positive)
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 
@@ -69,9 +70,9 @@ class Schedule:
     n_raster: int = 32          # layer-1 units whose spikes the recorded test sample keeps
     init: str = "lsuv"          # 'lsuv': data-driven initialisation; 'uniform': as built
     init_samples: int = 8       # training samples each LSUV measurement runs
-    init_u_mean: float = 0.0    # LSUV's target mean of u (threshold at 0: below 0, most steps are silent) ...
-    init_u_std: float = 1.0     # ... and standard deviation of u
-    init_rate_hz: float | None = None  # instead of init_u_mean: shift each channel's bias to this mean rate
+    init_rate_hz: float = 40.0  # LSUV shifts each channel's bias until it fires at this mean rate (Hz) ...
+    init_u_mean: float = 0.0    # ... or, with init_rate_hz 0, until u has this mean (decolle-public: 0) ...
+    init_u_std: float = 0.5     # ... and scales the weights until u has this standard deviation
     init_tolerance: float = 0.1  # LSUV stops when u's mean and std are this close to their targets ...
     init_iterations: int = 5    # ... or after this many measurements per layer
     lr_drop_every: int | None = None  # training samples between learning-rate drops (None: no drop)
@@ -84,8 +85,7 @@ class Schedule:
         for name in ("train_ms", "test_ms", "init_tolerance", "lr_drop_factor", "init_u_std"):
             check_positive(name, getattr(self, name))
         check_finite("init_u_mean", self.init_u_mean)
-        if self.init_rate_hz is not None:
-            check_positive("init_rate_hz", self.init_rate_hz)
+        check_non_negative("init_rate_hz", self.init_rate_hz)
         check_choice("init", self.init, INITS)
         if self.lr_drop_every is not None:
             check_count("lr_drop_every", self.lr_drop_every)
@@ -138,8 +138,8 @@ def decolle_recipe(lr: float) -> dict:
     readout reading spikes through dropout 0.5, LSUV to u mean 0 and std 1."""
     return {"network.optimiser": "adamax", "network.lr": lr, "network.update_every": "step",
             "network.adamax_decay": 0.95, "network.readout_input": "spike", "network.dropout": 0.5,
-            "schedule.init": "lsuv", "schedule.init_u_mean": 0.0, "schedule.init_u_std": 1.0,
-            "schedule.init_rate_hz": None}
+            "schedule.init": "lsuv", "schedule.init_rate_hz": 0.0, "schedule.init_u_mean": 0.0,
+            "schedule.init_u_std": 1.0}
 
 
 class Diverged(ConfigError):
@@ -292,7 +292,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         state, history["initialisation"] = lsuv(clf.dn, state, measure, tolerance=schedule.init_tolerance,
                                                 iterations=schedule.init_iterations, seed=seed, report=report,
                                                 u_mean=schedule.init_u_mean, u_std=schedule.init_u_std,
-                                                rate_hz=schedule.init_rate_hz)
+                                                rate_hz=schedule.init_rate_hz or None)
 
     def save():
         tmp = out_dir / (CHECKPOINT + ".tmp.npz")
