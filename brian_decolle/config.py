@@ -218,7 +218,7 @@ class NetworkConfig:
     learning: str = "dense"                 # 'dense' (Eq. 5, every synapse every step) or 'error_triggered'
                                             # (Eq. 6: on error events; equations/error_events.eqs)
     error_threshold: float = 0.01           # theta of the error events (error_triggered)
-    update_every: str = "step"             # 'step': the optimiser steps every time step (DECOLLE, decolle-public);
+    update_every: str = "step"              # 'step': the optimiser steps every time step (DECOLLE, decolle-public);
                                             # 'sample': the gradient is summed over a sample and applied once
     lr: float = 1e-3
     adamax_decay: float = 0.95

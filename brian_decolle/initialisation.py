@@ -3,14 +3,15 @@
 Orthogonal weights first; then, layer after layer, runs of the compiled network
 on a few training samples (learning and dropout off) measure the membrane
 potential u of the layer's neurons after each sample's burn-in (statistics.eqs),
-and the layer's weights are divided by u's standard deviation and its biases
-shifted so that u has the target mean m and standard deviation s (decolle-public:
-0 and 1): W <- W s / std, b <- (b - mean) s / std + m. The threshold is u = 0, so
-with m = 0 a unit whose input barely varies fires at nearly every step or never;
-a mean below 0 (m = -s, say) leaves most steps below threshold. A layer is done
-when both are within the tolerance, or after ``init_iterations`` measurements. The non-spiking output
-layer keeps its initial weights. Every measurement is a re-run of the same build,
-so nothing is compiled again.
+and the layer's weights are scaled and its biases shifted so that u has the
+target mean m and standard deviation s (decolle-public: 0 and 1):
+W <- W s / std, b <- (b - mean) s / std + m. A layer is done when both are
+within the tolerance, or after ``init_iterations`` measurements. The threshold is
+u = 0, so with m = 0 a unit whose input barely varies in time fires at nearly every
+step or never; with a target rate instead, each channel's bias is then bisected
+until the channel fires at that rate. The non-spiking output layer keeps its
+initial weights. Every measurement is a re-run of the same build, so nothing is
+compiled again.
 """
 from __future__ import annotations
 

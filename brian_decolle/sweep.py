@@ -2,8 +2,8 @@
 
 A spec (TOML or JSON) names a study (regression, mnist, dvs-gesture or events), its preset, fixed
 overrides (``base``), a ``grid`` (field -> values) and/or ``random`` ranges (field -> {low, high,
-log}, with ``samples`` and a ``seed``), and the ``seeds`` (network.seed) every point runs with. Fields are the ``part.field``
-names of the command line. Every task is one configuration; its output folder
+log}, with ``samples`` and a ``seed``), and the ``seeds`` (network.seed) every point runs with.
+Fields are the ``part.field`` names of the command line. Every task is one configuration; its output folder
 (OUT/tasks/<task id>/) is what ``brian-decolle STUDY`` writes, and a folder holding summary.json is
 finished: a re-run skips it.
 
