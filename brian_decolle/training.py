@@ -232,6 +232,23 @@ class _Runs:
         return predictions, labels, activity, recording
 
 
+def activity_of(runs: _Runs, n_samples: int, seed: int) -> Callable[[dict], Activity]:
+    """measure(state): the Activity of the network on the same n_samples training samples (drawn once
+    from the seed; rounded up to whole runs, since a replica without a sample would count as silence),
+    learning and dropout off. What LSUV measures."""
+    n_measured = math.ceil(n_samples / runs.per_run) * runs.per_run
+    chosen = np.resize(np.random.default_rng([seed, 99]).permutation(runs.source.n_train), n_measured)
+    measured = [(int(i), seed * 1_000_003 + 10 ** 9 + n) for n, i in enumerate(chosen)]
+
+    def measure(state):
+        activity = Activity(runs.cfg)
+        for first in range(0, len(measured), runs.per_run):
+            runs.train(measured[first:first + runs.per_run], state, learn=False, lr=None, seed=seed,
+                       activity=activity)
+        return activity
+    return measure
+
+
 def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
                    target: devices.Target = devices.Target(), resume: bool = False,
                    report: Callable[[str], None] | None = None, shared: SharedBuild | None = None) -> dict:
@@ -277,18 +294,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         state, history = loaded, old
         report(f"resuming after {history['samples_done']} training samples")
     elif schedule.init == "lsuv":
-        # whole runs only (a replica without a sample would count as silence)
-        n_measured = math.ceil(schedule.init_samples / runs.per_run) * runs.per_run
-        chosen = np.resize(np.random.default_rng([seed, 99]).permutation(source.n_train), n_measured)
-        measured = [(int(i), seed * 1_000_003 + 10 ** 9 + n) for n, i in enumerate(chosen)]
-
-        def measure(candidate):
-            activity = Activity(cfg)
-            for first in range(0, len(measured), runs.per_run):
-                runs.train(measured[first:first + runs.per_run], candidate, learn=False, lr=None, seed=seed,
-                           activity=activity)
-            return activity
-
+        measure = activity_of(runs, schedule.init_samples, seed)
         state, history["initialisation"] = lsuv(clf.dn, state, measure, tolerance=schedule.init_tolerance,
                                                 iterations=schedule.init_iterations, seed=seed, report=report,
                                                 u_mean=schedule.init_u_mean, u_std=schedule.init_u_std,

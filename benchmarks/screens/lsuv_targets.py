@@ -7,16 +7,12 @@ each, LSUV starts again from the network's drawn weights, measured on the same 1
 and dropout off), and the per-layer rate distribution after it is printed: mean, median, 95th percentile,
 fraction above 300 Hz, fraction silent.
 """
-import math
 import sys
-
-import numpy as np
 
 from brian_decolle import devices, mnist
 from brian_decolle.classifier import OnlineClassifier
-from brian_decolle.health import Activity
 from brian_decolle.initialisation import lsuv
-from brian_decolle.training import _Runs
+from brian_decolle.training import _Runs, activity_of
 
 N_MEASURED = 16
 
@@ -26,17 +22,7 @@ def main(network: str, targets: str, build_dir: str = "/tmp/lsuv_targets_build")
     cfg, schedule, seed = study.network, study.schedule, study.network.seed
     source, _, _ = mnist.make_source(study)
     clf = OnlineClassifier(cfg, source.n_classes, schedule.steps(cfg).test, target=devices.Target(build_dir=build_dir))
-    runs = _Runs(clf, schedule, source)
-    n = math.ceil(N_MEASURED / runs.per_run) * runs.per_run
-    chosen = np.resize(np.random.default_rng([seed, 99]).permutation(source.n_train), n)
-    measured = [(int(i), seed * 1_000_003 + 10 ** 9 + k) for k, i in enumerate(chosen)]
-
-    def measure(state):
-        activity = Activity(cfg)
-        for first in range(0, len(measured), runs.per_run):
-            runs.train(measured[first:first + runs.per_run], state, learn=False, lr=None, seed=seed,
-                       activity=activity)
-        return activity
+    measure = activity_of(_Runs(clf, schedule, source), N_MEASURED, seed)
 
     for target in targets.split(";"):
         u_mean, u_std, rate = map(float, target.split(","))
