@@ -18,10 +18,8 @@ group of configurations that differ only in values.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import gc
 import time
-from pathlib import Path
 from typing import Callable, Protocol
 
 import brian2 as b2
@@ -223,9 +221,7 @@ class SharedBuild:
             self.clfs[plastic].adopt(cfg)
             return self.clfs[plastic]
         start = time.perf_counter()
-        # (the test-only build in a folder of its own beside the training build's)
-        target = self.target if plastic else dataclasses.replace(
-            self.target, build_dir=str(Path(self.target.build_dir).resolve()) + "_test")
+        target = self.target if plastic else self.target.for_testing()
         what = "the network" if plastic else "a network for testing only (no plasticity)"
         try:
             with progress.building(f"{what} (once for its structure group)", target.device, report or progress.say):

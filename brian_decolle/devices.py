@@ -70,6 +70,12 @@ class Target:
         """This target, building in ``default`` unless it names its own folder."""
         return self if self.build_dir else dataclasses.replace(self, build_dir=str(default))
 
+    def for_testing(self) -> "Target":
+        """This target, building in the folder beside its own that holds a test-only build (OUT/build ->
+        OUT/build_test)."""
+        folder = Path(self.build_dir).resolve()
+        return dataclasses.replace(self, build_dir=str(folder.with_name(f"{folder.name}_test")))
+
     def describe(self) -> dict:
         """What results record of it (the build folder is not a result)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "build_dir"}

@@ -449,7 +449,7 @@ def _classification_chunk(module, target: devices.Target, group: str, todo: list
             except Exception as err:   # a failed task is reported and the sweep goes on
                 records.append(_failure(task, err, folder))
     finally:   # the disk holds one group's builds (training and test-only) per worker at most
-        for build in (target.build_dir, str(Path(target.build_dir).resolve()) + "_test"):
+        for build in (target.build_dir, target.for_testing().build_dir):
             shutil.rmtree(build, ignore_errors=True)
     return {"records": records, "compiles": shared.compiles, "compile_s": shared.compile_s}
 

@@ -274,8 +274,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         with progress.building("the network (once; every training run re-uses it)", target.device, report):
             clf = OnlineClassifier(cfg, source.n_classes, run_steps, target=target, n_raster=schedule.n_raster)
         # every test, intermediate and final, on a build without the rule's code, compiled once beside it
-        tests = _test_runs(cfg, schedule, source, dataclasses.replace(target, build_dir=_beside(target.build_dir)),
-                           report)
+        tests = _test_runs(cfg, schedule, source, target.for_testing(), report)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)
     settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
@@ -431,12 +430,6 @@ def _test_runs(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, tar
 def _for_testing(cfg: NetworkConfig) -> NetworkConfig:
     """The configuration of a test-only network: nothing learns there, and the forward pass is the same."""
     return dataclasses.replace(cfg, learning="dense")
-
-
-def _beside(build_dir: str) -> str:
-    """The test-only build's folder: the training build's, with '_test' added (OUT/build -> OUT/build_test)."""
-    folder = Path(build_dir).resolve()
-    return str(folder.with_name(f"{folder.name}_test"))
 
 
 def _fmt(acc) -> str:
