@@ -4,13 +4,15 @@ Learning runs every step (Adamax, both regularisers, dropout 0.5), no monitors.
 Build (code generation + compile) and run are timed separately; run times are Brian2's own
 timer of the simulation loop, taken by re-running the compiled binary. --batch B runs B
 replicas sharing the weights (times are also given per sample), --precision float32 makes every
-state variable float32, --threads the OpenMP threads, --flags adds C++ compiler flags to
+state variable float32, --loops generic gives Brian2's loops instead of ours for declared synapses
+(brian_decolle/codegen.py), --threads the OpenMP threads, --flags adds C++ compiler flags to
 Brian2's (-O3 -ffast-math -fno-finite-math-only -march=native), --forward spike_driven drives the
 synaptic input by the presynaptic spikes (equations/spike_driven.eqs), --learning error_triggered
 updates on error events (Eq. 6, SGD, no regularisers; equations/error_events.eqs).
 
     python benchmarks/dense.py sequence [--neurons 512 --steps 500 --repeats 5] [--batch 1]
                                         [--precision float64] [--threads 0] [--flags='-funroll-loops']
+                                        [--loops blocked]
     python benchmarks/dense.py runtime  [--neurons 512 --steps 500 --repeats 5]
     python benchmarks/dense.py scaling  [--sizes 128 256 512 1024 2048 --steps 200]
     python benchmarks/dense.py memory   [--lengths 500 5000]
@@ -48,9 +50,9 @@ def network(neurons, steps, batch=1, forward="dense", learning="dense", theta=0.
 
 
 def build(neurons, steps, build_dir, batch=1, precision="float64", threads=0, flags=(), forward="dense",
-          learning="dense", theta=0.01):
+          learning="dense", theta=0.01, loops="blocked"):
     """Generate and compile the network; return the build time in seconds."""
-    Target("cpp_standalone", str(build_dir), precision=precision, threads=threads).select()
+    Target("cpp_standalone", str(build_dir), precision=precision, threads=threads, loops=loops).select()
     cpp = b2.prefs.codegen.cpp
     cpp.extra_compile_args_gcc = list(cpp.extra_compile_args_gcc) + list(flags)
     if "-flto" in flags:  # link-time optimisation must also be asked of the linker
@@ -77,14 +79,14 @@ def sequence(args):
     build_dir = Path(tempfile.mkdtemp(prefix="decolle_seq_"))
     try:
         build_s = build(args.neurons, args.steps, build_dir, args.batch, args.precision, args.threads, args.flags,
-                        args.forward, args.learning, args.error_threshold)
+                        args.forward, args.learning, args.error_threshold, args.loops)
         runs = [run_binary(build_dir)[0] for _ in range(args.repeats)]
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     B = args.batch
     print(f"network: {N_INPUTS} -> 3 x {args.neurons}, {synapses(args.neurons)} plastic synapses, {args.steps} steps, "
           f"batch {B}, {args.precision}, threads {args.threads}, extra flags {' '.join(args.flags) or 'none'}, "
-          f"forward {args.forward}, learning {args.learning}"
+          f"forward {args.forward}, learning {args.learning}, loops {args.loops}"
           + (f" (theta {args.error_threshold})" if args.learning == "error_triggered" else ""))
     print(f"build (codegen + compile): {build_s:.1f} s")
     print(f"run per sequence: median {np.median(runs):.3f} s, min {min(runs):.3f} s over {args.repeats} runs")
@@ -135,6 +137,7 @@ def main():
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--loops", choices=devices.LOOPS, default="blocked")
     parser.add_argument("--forward", choices=("dense", "spike_driven"), default="dense")
     parser.add_argument("--learning", choices=("dense", "error_triggered"), default="dense")
     parser.add_argument("--error-threshold", type=float, default=0.01)

@@ -16,6 +16,7 @@ import numpy as np
 from brian2.utils.stringtools import word_substitute
 
 from . import derive
+from .codegen import connect_blocks
 from . import equations as eq
 from .config import LayerSpec, NetworkConfig
 
@@ -312,8 +313,8 @@ class Builder:
                              "norm_b")
         self.set_schedule(group)
         self.add_error(group, spec)
-        # plastic feed-forward synapses, all-to-all with explicit indices so that
-        # standalone devices know their number before the run
+        # plastic feed-forward synapses, all-to-all with explicit indices (standalone devices know their
+        # number before the run), in a declared layout (codegen: loops without index arrays)
         norm = self.norm_state("norm") + "".join(f"{name} : 1\n" for name, _ in self.traces)
         syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm,
                                          eq.sections("spike_driven.eqs")["synapse"] + norm,
@@ -324,8 +325,7 @@ class Builder:
             if self.plastic:
                 self.add_runner("".join(f"{name} = {update}\n" for name, update in self.traces), syn,
                                 "history_traces", "history_traces")
-        i, j = dense_links(fan_in, n)
-        syn.connect(i=i, j=j)
+        connect_blocks(syn, 1, fan_in, n)
         self.objects.append(syn)
         self.add_learned(spec, "w", syn, "w", uniform(self.rng, spec.weight_scale / np.sqrt(fan_in), fan_in * n),
                          f"err_post*{self.pre_factor}", "norm", lr="lr_post", gate="learning_post",
@@ -368,13 +368,11 @@ class Builder:
         rsyn = b2.Synapses(output, readout, model, clock=self.clock, name=f"{output.name}_readout_synapses",
                            **pathways)
         self.add_runner(error, readout, "readout_delta" if sums else "readout_error", "error")
-        if spec.is_output:  # y_k = u_k
-            rsyn.connect(j="i")
+        if spec.is_output:  # y_k = u_k: one-to-one
+            connect_blocks(rsyn, B * n, 1, 1)
             rsyn.g = 1.0
-        else:
-            pre, post = dense_links(n, n_out)
-            rsyn.connect(i=np.concatenate([pre + b * n for b in range(B)]),
-                         j=np.concatenate([post + b * n_out for b in range(B)]))
+        else:  # all-to-all within each replica
+            connect_blocks(rsyn, B, n, n_out)
             rsyn.g = np.tile(uniform(self.rng, bound, n * n_out), B)
         move_summed(rsyn, "ysum_post", "readout")
         if self.error_triggered:
@@ -417,7 +415,7 @@ class Builder:
         psyn = b2.Synapses(output, population, eq.sections("plasticity.eqs")["population_synapses"],
                            clock=self.clock, name=f"{output.name}_population_synapses",
                            namespace={"n_neurons": n, "rate_target": self.constants["rate_target"]})
-        psyn.connect(i=np.arange(B * n), j=np.repeat(np.arange(B), n))
+        connect_blocks(psyn, B, n, 1)
         move_summed(psyn, "deficit_post", "readout")
         move_summed(psyn, "low_rate_pre", "modulation")
         self.objects += [population, psyn]
@@ -426,11 +424,6 @@ class Builder:
 def uniform(rng, bound, size):
     """Values drawn uniformly from [-bound, bound)."""
     return rng.uniform(-bound, bound, size=size)
-
-
-def dense_links(n_pre, n_post):
-    """All-to-all connections (pre, post), ordered as weights laid out (n_pre, n_post)."""
-    return np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
 
 
 def move_summed(synapses, target, key):

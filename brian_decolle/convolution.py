@@ -12,6 +12,7 @@ import brian2 as b2
 import numpy as np
 
 from . import equations as eq
+from .codegen import Blocks, declare
 from .build import TIME_DTYPES, Builder, Layer, move_summed, uniform
 
 
@@ -97,6 +98,9 @@ def connect_shared(builder, spec, pre, neurons, kernel):
                          f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
     syn.w = b2.linked_var(kernel, "w", index="kidx")
+    B, n_pre = builder.cfg.batch, spec.fan_in
+    if not spec.is_conv:   # all-to-all in every replica; the kernel entry of (i, j) is i*n_units + j
+        declare(syn, Blocks(B, n_pre, n_units, indices=(("kidx", (0, n_units, 1)),)))
     if not builder.plastic:   # a network for testing: no kernel gradients to gather
         builder.objects.append(syn)
         return syn
@@ -115,6 +119,8 @@ def connect_shared(builder, spec, pre, neurons, kernel):
                          f"{num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
     grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
     grad.err_out = b2.linked_var(neurons, "err", index="oidx")
+    if not spec.is_conv:   # the gradient of entry (i, j) gathers every replica's err_j p_i
+        declare(grad, Blocks(B, n_pre, n_units, post=(0, n_units, 1), indices=(("oidx", (n_units, 0, 1)),)))
     move_summed(grad, "grad_post", "gradient")
     builder.objects += [grad, syn]
     return syn

@@ -18,12 +18,17 @@ from pathlib import Path
 
 import brian2 as b2
 import numpy as np
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices, previous_devices
 
+from .codegen import DecolleStandaloneDevice
 from .config import ConfigError, check_choice, check_index
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 CODEGEN_TARGETS = ("cython", "numpy")
+#: cpp_standalone's per-synapse loops: 'blocked' for synapses that declare their layout
+#: (brian_decolle.codegen: indices computed, not loaded), or Brian2's 'generic' loops for all
+LOOPS = ("blocked", "generic")
 #: Brian2's float type of every state variable: traces, weights, optimiser state
 #: (time itself stays float64 in Brian2)
 PRECISIONS = {"float64": np.float64, "float32": np.float32}
@@ -36,7 +41,8 @@ class Target:
     device: 'runtime', 'cpp_standalone' or 'cuda_standalone'; build_dir: the generated
     project's folder (standalone devices; studies default to OUT/build); codegen_target:
     'cython' or 'numpy' on the runtime device; precision: 'float64' (the default, and the
-    oracles') or 'float32'; threads: OpenMP threads of cpp_standalone (0: no OpenMP).
+    oracles') or 'float32'; threads: OpenMP threads of cpp_standalone (0: no OpenMP); loops:
+    cpp_standalone's loops over declared synapses, 'blocked' (the default) or Brian2's 'generic' ones.
     """
 
     device: str = "cpp_standalone"
@@ -44,6 +50,7 @@ class Target:
     codegen_target: str = "cython"
     precision: str = "float64"
     threads: int = 0
+    loops: str = "blocked"
 
     def __post_init__(self):
         check_target(self)
@@ -64,7 +71,9 @@ class Target:
             _prepare_cuda(Path(self.build_dir))
         # Brian2's one registered instance per device name holds one project at a time (reinit()
         # clears it); a new instance of its class holds this build's arrays, code objects and folder
-        _make_current(type(all_devices[self.device])(), build_on_run=False, directory=str(self.build_dir))
+        blocked = self.device == "cpp_standalone" and self.loops == "blocked"
+        device = DecolleStandaloneDevice() if blocked else type(all_devices[self.device])()
+        _make_current(device, build_on_run=False, directory=str(self.build_dir))
 
     def with_build_dir(self, default) -> "Target":
         """This target, building in ``default`` unless it names its own folder."""
@@ -86,6 +95,7 @@ def check_target(target: Target) -> None:
     check_choice("codegen_target", target.codegen_target, CODEGEN_TARGETS)
     check_choice("precision", target.precision, tuple(PRECISIONS))
     check_index("threads", target.threads)
+    check_choice("loops", target.loops, LOOPS)
     if target.threads and target.device != "cpp_standalone":
         raise ConfigError(f"threads={target.threads}: OpenMP threads are a cpp_standalone setting; "
                           f"use threads=0 with device={target.device!r}")
@@ -176,7 +186,7 @@ def seed(value: int) -> None:
     program also reads SEED_VARIABLE, so that ``run_again`` can give every run of one
     build its own repeatable seed."""
     b2.seed(value)
-    if b2.get_device().__class__.__name__ == "CPPStandaloneDevice":
+    if _is_cpp(b2.get_device()):
         threads = max(1, b2.prefs.devices.cpp_standalone.openmp_threads)
         b2.device.insert_code("main", (
             f'if (const char* _seed = getenv("{SEED_VARIABLE}")) '
@@ -199,6 +209,11 @@ def run_again(run_args: dict, seed: int | None = None) -> None:
             os.environ.pop(SEED_VARIABLE, None)
         else:
             os.environ[SEED_VARIABLE] = previous
+
+
+def _is_cpp(device) -> bool:
+    """Whether ``device`` is cpp_standalone (ours or Brian2's; brian2cuda's device derives from it too)."""
+    return isinstance(device, CPPStandaloneDevice) and type(device).__name__ != "CUDAStandaloneDevice"
 
 
 def is_standalone() -> bool:
@@ -226,7 +241,7 @@ def mark_independent_loops() -> int:
     synapse's own variables (index ``_idx``) is marked; a loop writing a pre- or postsynaptic
     variable, and the summed variables, whose synapses add into shared targets, never are.
     """
-    if b2.get_device().__class__.__name__ != "CPPStandaloneDevice":
+    if not _is_cpp(b2.get_device()):
         return 0
     marked = 0
     for codeobj in b2.device.code_objects.values():

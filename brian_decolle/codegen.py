@@ -1,0 +1,192 @@
+"""Code generation that knows the connectivity: loops over declared blocks of synapses, without index arrays.
+
+Brian2 stores two int32 index arrays per synapse (pre, post) and every per-synapse loop it generates
+loads them, whatever the connectivity: the forward summed variable ``isyn_post = w*p_pre`` is a
+scatter-add through ``_synaptic_post`` that no compiler vectorises, and the weight update streams 8
+bytes of indices beside each weight. A dense layer declares its connectivity completely: all-to-all,
+stored in a known order. :func:`connect_blocks` makes such connections and declares them: ``blocks``
+diagonal blocks of ``n_pre x n_post`` synapses (block b connects presynaptic ``b*n_pre + i`` to
+postsynaptic ``b*n_post + j``; synapse index ``(b*n_pre + i)*n_post + j``). A dense layer is one block,
+a local readout one block per replica, a one-to-one readout ``n`` blocks of 1 x 1.
+
+How it works, and the Brian2 internals it relies on (brian2 2.10):
+
+- :class:`DecolleStandaloneDevice` is cpp_standalone with one method changed, ``code_object``: for a
+  declared Synapses' run_regularly code (template ``stateupdate``) and summed variables (template
+  ``summed_variable``) it renders our templates ``blocked_stateupdate`` / ``blocked_summed_variable``
+  (``brian_decolle/templates``, found first by ``Templater.derive``; the rest are Brian2's) with the
+  layout as template keywords.
+- Those templates loop over rows (presynaptic units) and, innermost, over the contiguous synapses of
+  a row; they define ``_pre`` and ``_post`` from the loop counters. :class:`BlockedCodeGenerator` (a
+  ``CPPCodeGenerator``) writes ``_presynaptic_idx = _pre`` and ``_postsynaptic_idx = _post`` where
+  Brian2 loads them from the index arrays, so Brian2's own translation of the equations is kept
+  whole: the equations stay the single source of the math.
+- The inner loop is marked ``#pragma GCC ivdep`` unless its code writes a presynaptic variable (which
+  every synapse of a row shares); a summed variable into postsynaptic targets then vectorises. The
+  sums keep Brian2's order of synapses.
+- The layout is checked against the index arrays Brian2 itself caches for synapses made from arrays
+  (``device.array_cache``), and the number of synapses again when the program runs. A Synapses object
+  that declares nothing, or whose check fails, keeps Brian2's generic loops; a failed check warns,
+  naming Brian2's version, and :func:`count_blocked` lets tests assert that the declared loops were
+  generated, so that a Brian2 upgrade that breaks this fails a test instead of running slow silently.
+
+cuda_standalone keeps brian2cuda's own templates (the generic path); the runtime device ignores the
+declarations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import brian2 as b2
+import numpy as np
+from brian2.codegen.generators.cpp_generator import CPPCodeGenerator
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+#: Brian2's templates that have a blocked twin in brian_decolle/templates
+BLOCKED_TEMPLATES = ("stateupdate", "summed_variable")
+#: where (in the project folder) the generated program says which declared layout did not hold
+LAYOUT_FAILURE_FILE = "layout_check_failed.txt"
+#: Brian2's names of a synapse's own indices (loaded from these arrays by generic loops)
+SYNAPSE_INDICES = {"_presynaptic_idx": "_synaptic_pre", "_postsynaptic_idx": "_synaptic_post"}
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Synapses (b, i, j), b < blocks, i < n_pre, j < n_post, stored at index (b*n_pre + i)*n_post + j.
+
+    Every index a synapse uses is affine in (b, i, j), given as its coefficients (per b, per i, per j):
+    ``pre`` (default: b*n_pre + i, diagonal blocks), ``post`` (default: b*n_post + j) and ``indices``,
+    integer variables of the synapses by name (e.g. a shared kernel's ``kidx``).
+    """
+
+    blocks: int
+    n_pre: int
+    n_post: int
+    pre: tuple[int, int, int] | None = None
+    post: tuple[int, int, int] | None = None
+    indices: tuple[tuple[str, tuple[int, int, int]], ...] = ()
+
+    @property
+    def n_synapses(self) -> int:
+        return self.blocks * self.n_pre * self.n_post
+
+    def coefficients(self) -> dict[str, tuple[int, int, int]]:
+        """Every computed index by its name in Brian2's code, with its coefficients."""
+        return {"_presynaptic_idx": self.pre or (self.n_pre, 1, 0),
+                "_postsynaptic_idx": self.post or (self.n_post, 0, 1), **dict(self.indices)}
+
+    def expressions(self) -> dict[str, str]:
+        """Every computed index as C++ of the loop counters _b, _i, _j."""
+        def term(c, v):
+            return v if c == 1 else f"{c}*{v}"
+        return {name: " + ".join(term(c, v) for c, v in zip(coef, ("_b", "_i", "_j")) if c) or "0"
+                for name, coef in self.coefficients().items()}
+
+    def varies_with_j(self, index: str) -> bool:
+        """Whether ``index`` (a name in Brian2's code, or '_idx') differs between the synapses of one row."""
+        return index == "_idx" or (index in self.coefficients() and self.coefficients()[index][2] != 0)
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """(presynaptic, postsynaptic) index of every synapse, in the stored order."""
+        b, i, j = np.unravel_index(np.arange(self.n_synapses), (self.blocks, self.n_pre, self.n_post))
+        coef = self.coefficients()
+        return tuple(sum(c * v for c, v in zip(coef[name], (b, i, j))) for name in SYNAPSE_INDICES)
+
+
+def connect_blocks(synapses: b2.Synapses, blocks: int, n_pre: int, n_post: int) -> None:
+    """Connect ``synapses`` as diagonal blocks (see the module) and declare it."""
+    layout = Blocks(blocks, n_pre, n_post)
+    pre, post = layout.links()
+    synapses.connect(i=pre, j=post)
+    declare(synapses, layout)
+
+
+def declare(synapses: b2.Synapses, layout: Blocks) -> None:
+    """Declare the layout of connections made otherwise (e.g. by Brian2's generator syntax), so that a
+    :class:`DecolleStandaloneDevice` generates their loops without index arrays; other devices ignore it.
+    The generated program checks the layout once per run and stops with an error if it does not hold."""
+    device = b2.get_device()
+    if isinstance(device, DecolleStandaloneDevice):
+        device.layouts[synapses.name] = layout
+
+
+class BlockedCodeGenerator(CPPCodeGenerator):
+    """Brian2's C++ generator, with the indices of declared synapses computed by the loop instead of loaded."""
+
+    @property
+    def layout(self) -> Blocks:
+        return b2.get_device().layouts[self.owner.name]
+
+    def translate_to_read_arrays(self, read, write, indices):
+        expressions = self.layout.expressions()
+        computed = sorted(name for name in indices if name in expressions)
+        lines = [f"const int32_t {name} = {expressions[name]};" for name in computed]
+        return lines + super().translate_to_read_arrays(read, write, set(indices) - set(computed))
+
+    def translate_statement_sequence(self, sc_statements, ve_statements):
+        scalar, vector, kwds = super().translate_statement_sequence(sc_statements, ve_statements)
+        written = set()
+        for block in ve_statements.values():
+            written |= self.arrays_helper(block)[1]
+        indices = {self.variable_indices[name] for name in written}
+        # a write shared by the synapses of a row makes the inner loop sequential; only writes into the
+        # synapse's own variables leave the rows independent (OpenMP)
+        kwds.update(inner_independent=all(self.layout.varies_with_j(index) for index in indices),
+                    rows_independent=indices <= {"_idx"})
+        return scalar, vector, kwds
+
+
+class BlockedCodeObject(CPPStandaloneCodeObject):
+    """cpp_standalone's code object, rendering our templates first (Brian2's for every other one)."""
+
+    templater = CPPStandaloneCodeObject.templater.derive("brian_decolle")
+    generator_class = BlockedCodeGenerator
+
+
+class DecolleStandaloneDevice(CPPStandaloneDevice):
+    """cpp_standalone, with blocked loops for declared synapses (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layouts: dict[str, Blocks] = {}   # Synapses name -> its declared layout
+
+    def run(self, *args, **kwargs):
+        """Brian2's run; a failed layout check (which Brian2 reports only as 'Project run failed')
+        says which synapses failed it."""
+        try:
+            return super().run(*args, **kwargs)
+        except RuntimeError as err:
+            report = Path(self.project_dir, LAYOUT_FAILURE_FILE)
+            if not report.is_file():
+                raise
+            message = report.read_text().strip()
+            report.unlink()
+            raise RuntimeError(f"{err}: {message}") from err
+
+    def code_object(self, owner, name, abstract_code, variables, template_name, variable_indices,
+                    codeobj_class=None, template_kwds=None, override_conditional_write=None, compiler_kwds=None):
+        layout = self.layouts.get(getattr(owner, "name", None))
+        template_kwds = dict(template_kwds or {})
+        if (layout is not None and template_name in BLOCKED_TEMPLATES
+                and codeobj_class in (None, CPPStandaloneCodeObject) and template_kwds.get("_target_start", 0) == 0):
+            template_name, codeobj_class = f"blocked_{template_name}", BlockedCodeObject
+            # the arrays the program checks the layout against, once per run
+            checked = {**SYNAPSE_INDICES, **{name: name for name, _ in layout.indices}}
+            variables = {**variables, **{array: owner.variables[array] for array in checked.values()}}
+            expressions = layout.expressions()
+            template_kwds.update(layout=layout, layout_failure_file=LAYOUT_FAILURE_FILE, checks=[(array, expressions[name]) for name, array in checked.items()])
+            if "_index_var" in template_kwds:   # a summed variable: into the pre- or postsynaptic side
+                pre = template_kwds["_index_var"] is owner.variables["_synaptic_pre"]
+                template_kwds["target_index"] = expressions["_presynaptic_idx" if pre else "_postsynaptic_idx"]
+                template_kwds["target_varies"] = layout.varies_with_j("_presynaptic_idx" if pre
+                                                                      else "_postsynaptic_idx")
+        return super().code_object(owner, name, abstract_code, variables, template_name, variable_indices,
+                                   codeobj_class, template_kwds, override_conditional_write, compiler_kwds)
+
+
+def count_blocked(device=None) -> int:
+    """How many code objects of a built project use blocked loops."""
+    device = device or b2.get_device()
+    return sum(1 for c in getattr(device, "code_objects", {}).values() if c.template_name.startswith("blocked_"))

@@ -1,0 +1,95 @@
+"""Loops generated for declared connectivity (brian_decolle/codegen.py) run the same model as Brian2's
+generic loops: the same spikes and the same weights, on the studies' default networks."""
+import dataclasses
+
+import brian2 as b2
+import numpy as np
+import pytest
+
+from brian_decolle import NetworkConfig, build_network, codegen, devices, regression
+from brian_decolle.codegen import Blocks
+from brian_decolle.devices import Target
+from conftest import poisson
+
+
+def _run(cfg, spikes, targets, folder, loops):
+    """Train once on cpp_standalone: (spikes per layer, learned state, number of blocked code objects)."""
+    Target("cpp_standalone", str(folder), loops=loops).select()
+    dn = build_network(cfg, spikes, targets, record_spikes=True)
+    dn.run(seed=cfg.seed)
+    devices.build()
+    sources = {p.name: p.read_text() for p in (folder / "code_objects").glob("*.cpp")}
+    result = [dn.spikes(k) for k in range(1, len(cfg.layers) + 1)], dn.learned_state(), codegen.count_blocked()
+    devices.select("runtime", codegen_target="numpy")
+    return (*result, sources)
+
+
+def _assert_same(blocked, generic, min_spikes=20):
+    for a, b in zip(blocked[0], generic[0]):
+        assert a.sum() >= min_spikes and np.array_equal(a, b)
+    assert blocked[1].keys() == generic[1].keys()
+    for name in generic[1]:
+        assert np.max(np.abs(blocked[1][name] - generic[1][name])) <= 1e-12, name
+
+
+def _targets(n_steps, n_out, layers, batch=1):
+    return [np.tile(np.sin(np.arange(n_steps)[:, None] / 15 + np.arange(n_out)), (1, batch))] * layers
+
+
+def test_regression_network_blocked_equals_generic(rng, tmp_path):
+    """The regression study's default network (100 -> 3 x 512, its SGD and regularisers), 80 steps."""
+    cfg = dataclasses.replace(regression.preset().network, burnin_ms=10)
+    n_steps = 80
+    spikes = poisson(rng, n_steps, cfg.n_inputs, 0.2)
+    targets = _targets(n_steps, 1, 3)
+    blocked = _run(cfg, spikes, targets, tmp_path / "blocked", "blocked")
+    generic = _run(cfg, spikes, targets, tmp_path / "generic", "generic")
+    _assert_same(blocked, generic)
+    # per layer: the forward sum, the weight update, the readout and its error back, the activity
+    # regulariser's two sums
+    assert (blocked[2], generic[2]) == (6 * 3, 0)
+    for name, text in blocked[3].items():
+        if name.endswith("isyn_post_codeobject.cpp") or name.endswith("w_update_codeobject.cpp"):
+            main_loop = text.split("//// MAIN CODE")[1]
+            assert "_synaptic_pre[" not in main_loop and "_synaptic_post[" not in main_loop, name
+            assert "#pragma GCC ivdep" in main_loop, name
+
+
+def test_replicas_blocked_equal_generic(rng, tmp_path):
+    """Three replicas sharing their weights (kernel groups read through kidx, gradients gathered
+    through oidx): the forward sums and the kernel gradients are blocked too."""
+    cfg = NetworkConfig(n_inputs=20, layer_sizes=(16, 12), readout_sizes=3, batch=3, dropout=0.3, lr=5e-3,
+                        weight_scale=2.0, reg_u=0.1, reg_rate=0.5, burnin_ms=20, seed=2)
+    n_steps = 150
+    spikes = poisson(rng, n_steps, 3 * cfg.n_inputs, 0.2)
+    targets = _targets(n_steps, 3, 2, batch=3)
+    blocked = _run(cfg, spikes, targets, tmp_path / "blocked", "blocked")
+    generic = _run(cfg, spikes, targets, tmp_path / "generic", "generic")
+    _assert_same(blocked, generic)
+    assert blocked[2] == 6 * 2
+    for k in (1, 2):
+        text = blocked[3][f"decolle_layer{k}_kernel_gradient_summed_variable_grad_post_codeobject.cpp"]
+        assert "_kidx[" not in text.split("//// MAIN CODE")[1] and "const int32_t oidx =" in text
+
+
+def test_a_layout_that_does_not_hold_stops_the_run(tmp_path):
+    """The program checks the declared layout against Brian2's index arrays: a wrong declaration is an
+    error naming the synapses, never a silently wrong sum."""
+    Target("cpp_standalone", str(tmp_path / "cpp")).select()
+    cells = b2.NeuronGroup(4, "x : 1\ny : 1", name="cells")
+    links = b2.Synapses(cells, cells, "w : 1\ny_post = w*x_pre : 1 (summed)", name="links")
+    links.connect(i=[0, 1, 2, 3], j=[1, 0, 3, 2])   # not diagonal blocks of 2 x 1
+    codegen.declare(links, Blocks(2, 2, 1))
+    b2.Network(cells, links).run(1 * b2.ms)
+    with pytest.raises(RuntimeError) as failed:
+        devices.build()
+    assert "links: the synapses are not the declared layout" in str(failed.value)
+
+
+@pytest.mark.parametrize("layout, pre, post", [
+    (Blocks(1, 2, 3), [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2]),
+    (Blocks(2, 2, 1), [0, 1, 2, 3], [0, 0, 1, 1]),
+    (Blocks(2, 1, 2, post=(0, 2, 1)), [0, 0, 1, 1], [0, 1, 0, 1]),
+])
+def test_layouts_list_their_links_in_the_stored_order(layout, pre, post):
+    assert [list(a) for a in layout.links()] == [pre, post]
