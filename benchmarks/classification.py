@@ -1,6 +1,6 @@
 """Time of one training run and one test run of a classification study's network (one build).
 
-    python benchmarks/classification.py mnist small --repeats 3
+    python benchmarks/classification.py mnist small --repeats 3 [--loops generic]
     python benchmarks/classification.py dvs cpu --device cpp_standalone --precision float32
     /usr/bin/time -v python benchmarks/classification.py dvs paper --repeats 1 --runs train
     python benchmarks/classification.py dvs cpu --runs test --test-only   # a build without the rule's code
@@ -36,6 +36,8 @@ def main():
     parser.add_argument("--precision", default="float64")
     parser.add_argument("--threads", type=int, default=0, help="OpenMP threads of cpp_standalone")
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--loops", choices=("blocked", "generic"), default="blocked",
+                        help="cpp_standalone's loops over declared synapses (brian_decolle/codegen.py) or Brian2's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")
     parser.add_argument("--runs", choices=("train", "test", "both"), default="both",
@@ -51,7 +53,7 @@ def main():
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as build:
         start = time.perf_counter()
-        target = Target(args.device, build, precision=args.precision, threads=args.threads)
+        target = Target(args.device, build, precision=args.precision, threads=args.threads, loops=args.loops)
         clf = OnlineClassifier(cfg, cfg.layers[0].readout_size, steps, target=target, plastic=not args.test_only)
         build_s = time.perf_counter() - start
         state = clf.initial_state()
@@ -74,7 +76,7 @@ def main():
         "task": args.task, "network": args.network, "device": args.device, "batch": cfg.batch,
         "layer_shapes": [spec.output_shape for spec in cfg.layers], "forward_connections_per_replica_upper_bound": n_connections,
         "run_steps": steps, "build_s": round(build_s, 1),
-        "precision": args.precision, "threads": args.threads, "repeats": args.repeats, "test_only": args.test_only,
+        "precision": args.precision, "threads": args.threads, "loops": args.loops, "repeats": args.repeats, "test_only": args.test_only,
     }
     if times["train"]:
         result.update(train_run_s_median=round(statistics.median(times["train"]), 3),

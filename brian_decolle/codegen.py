@@ -88,6 +88,19 @@ class Blocks:
         """Whether ``index`` (a name in Brian2's code, or '_idx') differs between the synapses of one row."""
         return index == "_idx" or (index in self.coefficients() and self.coefficients()[index][2] != 0)
 
+    has_synapse_index = True
+
+    def template(self, owner, template_name: str, template_kwds: dict):
+        """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""
+        if template_name not in BLOCKED_TEMPLATES:
+            return None
+        keywords = {}
+        if template_name == "summed_variable":   # into the pre- or postsynaptic side
+            side = "_presynaptic_idx" if template_kwds["_index_var"] is owner.variables["_synaptic_pre"] \
+                else "_postsynaptic_idx"
+            keywords = {"target_index": self.expressions()[side], "target_varies": self.varies_with_j(side)}
+        return f"blocked_{template_name}", keywords, {**SYNAPSE_INDICES, **{name: name for name, _ in self.indices}}
+
     def links(self) -> tuple[np.ndarray, np.ndarray]:
         """(presynaptic, postsynaptic) index of every synapse, in the stored order."""
         b, i, j = np.unravel_index(np.arange(self.n_synapses), (self.blocks, self.n_pre, self.n_post))
@@ -103,7 +116,7 @@ def connect_blocks(synapses: b2.Synapses, blocks: int, n_pre: int, n_post: int) 
     declare(synapses, layout)
 
 
-def declare(synapses: b2.Synapses, layout: Blocks) -> None:
+def declare(synapses: b2.Synapses, layout: "Blocks | Convolution") -> None:
     """Declare the layout of connections made otherwise (e.g. by Brian2's generator syntax), so that a
     :class:`DecolleStandaloneDevice` generates their loops without index arrays; other devices ignore it.
     The generated program checks the layout once per run and stops with an error if it does not hold."""
@@ -112,11 +125,65 @@ def declare(synapses: b2.Synapses, layout: Blocks) -> None:
         device.layouts[synapses.name] = layout
 
 
+@dataclass(frozen=True)
+class Convolution:
+    """Connections of a convolution in ``blocks`` replicas: input unit (b, ci, iy, ix) to output unit
+    (b, co, y, x) through kernel entry (ci, co, dy, dx) wherever iy = y*stride + dy - padding and
+    ix = x*stride + dx - padding lie in the input (units and entries stored row-major in these orders).
+
+    role 'forward': the synapses run input -> output reading the kernel entry ``kidx``; role 'kernel':
+    the kernel gradient's synapses run input -> kernel entry reading the output unit ``oidx``. Their
+    loops (template convolution_summed_variable) run over outputs or kernel entries and the taps that
+    reach them, so they hold no synapse index: code reading a variable of the synapse itself keeps
+    Brian2's loop.
+    """
+
+    role: str
+    blocks: int
+    input_shape: tuple[int, int, int]
+    output_shape: tuple[int, int, int]
+    size: int
+    stride: int = 1
+    padding: int = 0
+    has_synapse_index = False
+
+    def expressions(self) -> dict[str, str]:
+        (c_in, h_in, w_in), (c_out, h_out, w_out), k = self.input_shape, self.output_shape, self.size
+        unit_in = f"((_b*{c_in} + _ci)*{h_in} + _iy)*{w_in} + _ix"
+        unit_out = f"((_b*{c_out} + _co)*{h_out} + _y)*{w_out} + _x"
+        entry = f"((_ci*{c_out} + _co)*{k} + _dy)*{k} + _dx"
+        if self.role == "forward":
+            return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": unit_out, "kidx": entry}
+        return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": entry, "oidx": unit_out}
+
+    def taps(self, n_out: int, n_in: int) -> np.ndarray:
+        """For each tap offset (dy or dx), how many output positions it connects to an input position."""
+        positions = np.arange(n_out)[:, None] * self.stride + np.arange(self.size)[None, :] - self.padding
+        return ((positions >= 0) & (positions < n_in)).sum(axis=0)
+
+    @property
+    def n_synapses(self) -> int:
+        (c_in, h_in, w_in), (c_out, h_out, w_out) = self.input_shape, self.output_shape
+        return (self.blocks * c_in * c_out * int(self.taps(h_out, h_in).sum()) * int(self.taps(w_out, w_in).sum()))
+
+    def template(self, owner, template_name: str, template_kwds: dict):
+        """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""
+        if template_name != "summed_variable" or template_kwds["_index_var"] is not owner.variables["_synaptic_post"]:
+            return None
+        index = "kidx" if self.role == "forward" else "oidx"
+        keywords = {"target_index": self.expressions()["_postsynaptic_idx"]}
+        return "convolution_summed_variable", keywords, {**SYNAPSE_INDICES, index: index}
+
+
+class NotBlockable(Exception):
+    """The code needs something a declared layout's loop does not give (a synapse's own variable)."""
+
+
 class BlockedCodeGenerator(CPPCodeGenerator):
     """Brian2's C++ generator, with the indices of declared synapses computed by the loop instead of loaded."""
 
     @property
-    def layout(self) -> Blocks:
+    def layout(self) -> Blocks | Convolution:
         return b2.get_device().layouts[self.owner.name]
 
     def translate_to_read_arrays(self, read, write, indices):
@@ -126,15 +193,20 @@ class BlockedCodeGenerator(CPPCodeGenerator):
         return lines + super().translate_to_read_arrays(read, write, set(indices) - set(computed))
 
     def translate_statement_sequence(self, sc_statements, ve_statements):
-        scalar, vector, kwds = super().translate_statement_sequence(sc_statements, ve_statements)
-        written = set()
+        used, written = set(), set()
         for block in ve_statements.values():
-            written |= self.arrays_helper(block)[1]
-        indices = {self.variable_indices[name] for name in written}
-        # a write shared by the synapses of a row makes the inner loop sequential; only writes into the
-        # synapse's own variables leave the rows independent (OpenMP)
-        kwds.update(inner_independent=all(self.layout.varies_with_j(index) for index in indices),
-                    rows_independent=indices <= {"_idx"})
+            read, write, _, _ = self.arrays_helper(block)
+            used |= read | write
+            written |= write
+        if not self.layout.has_synapse_index and any(self.variable_indices[name] == "_idx" for name in used):
+            raise NotBlockable(self.owner.name)
+        scalar, vector, kwds = super().translate_statement_sequence(sc_statements, ve_statements)
+        if isinstance(self.layout, Blocks):
+            indices = {self.variable_indices[name] for name in written}
+            # a write shared by the synapses of a row makes the inner loop sequential; only writes into the
+            # synapse's own variables leave the rows independent (OpenMP)
+            kwds.update(inner_independent=all(self.layout.varies_with_j(index) for index in indices),
+                        rows_independent=indices <= {"_idx"})
         return scalar, vector, kwds
 
 
@@ -150,7 +222,7 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
 
     def __init__(self):
         super().__init__()
-        self.layouts: dict[str, Blocks] = {}   # Synapses name -> its declared layout
+        self.layouts: dict[str, Blocks | Convolution] = {}   # Synapses name -> its declared layout
 
     def run(self, *args, **kwargs):
         """Brian2's run; a failed layout check (which Brian2 reports only as 'Project run failed')
@@ -169,24 +241,27 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
                     codeobj_class=None, template_kwds=None, override_conditional_write=None, compiler_kwds=None):
         layout = self.layouts.get(getattr(owner, "name", None))
         template_kwds = dict(template_kwds or {})
-        if (layout is not None and template_name in BLOCKED_TEMPLATES
-                and codeobj_class in (None, CPPStandaloneCodeObject) and template_kwds.get("_target_start", 0) == 0):
-            template_name, codeobj_class = f"blocked_{template_name}", BlockedCodeObject
-            # the arrays the program checks the layout against, once per run
-            checked = {**SYNAPSE_INDICES, **{name: name for name, _ in layout.indices}}
-            variables = {**variables, **{array: owner.variables[array] for array in checked.values()}}
+        plan = None
+        if (layout is not None and codeobj_class in (None, CPPStandaloneCodeObject)
+                and template_kwds.get("_target_start", 0) == 0):
+            plan = layout.template(owner, template_name, template_kwds)
+        if plan is not None:
+            ours, keywords, checked = plan
             expressions = layout.expressions()
-            template_kwds.update(layout=layout, layout_failure_file=LAYOUT_FAILURE_FILE, checks=[(array, expressions[name]) for name, array in checked.items()])
-            if "_index_var" in template_kwds:   # a summed variable: into the pre- or postsynaptic side
-                pre = template_kwds["_index_var"] is owner.variables["_synaptic_pre"]
-                template_kwds["target_index"] = expressions["_presynaptic_idx" if pre else "_postsynaptic_idx"]
-                template_kwds["target_varies"] = layout.varies_with_j("_presynaptic_idx" if pre
-                                                                      else "_postsynaptic_idx")
+            # the arrays the program checks the layout against, once per run
+            arrays = {array: owner.variables[array] for array in checked.values()}
+            keywords = {**template_kwds, **keywords, "layout": layout, "layout_failure_file": LAYOUT_FAILURE_FILE,
+                        "checks": [(array, expressions[name]) for name, array in checked.items()]}
+            try:
+                return super().code_object(owner, name, abstract_code, {**variables, **arrays}, ours, variable_indices,
+                                           BlockedCodeObject, keywords, override_conditional_write, compiler_kwds)
+            except NotBlockable:
+                pass
         return super().code_object(owner, name, abstract_code, variables, template_name, variable_indices,
                                    codeobj_class, template_kwds, override_conditional_write, compiler_kwds)
 
 
 def count_blocked(device=None) -> int:
-    """How many code objects of a built project use blocked loops."""
+    """How many code objects of a built project use loops of a declared layout."""
     device = device or b2.get_device()
-    return sum(1 for c in getattr(device, "code_objects", {}).values() if c.template_name.startswith("blocked_"))
+    return sum(1 for c in getattr(device, "code_objects", {}).values() if isinstance(c, BlockedCodeObject))

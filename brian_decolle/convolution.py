@@ -12,7 +12,7 @@ import brian2 as b2
 import numpy as np
 
 from . import equations as eq
-from .codegen import Blocks, declare
+from .codegen import Blocks, Convolution, declare
 from .build import TIME_DTYPES, Builder, Layer, move_summed, uniform
 
 
@@ -99,7 +99,11 @@ def connect_shared(builder, spec, pre, neurons, kernel):
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
     syn.w = b2.linked_var(kernel, "w", index="kidx")
     B, n_pre = builder.cfg.batch, spec.fan_in
-    if not spec.is_conv:   # all-to-all in every replica; the kernel entry of (i, j) is i*n_units + j
+    geometry = dict(blocks=B, input_shape=spec.input_shape, output_shape=spec.unit_shape, size=size, stride=stride,
+                    padding=pad)
+    if spec.is_conv:
+        declare(syn, Convolution("forward", **geometry))
+    else:   # all-to-all in every replica; the kernel entry of (i, j) is i*n_units + j
         declare(syn, Blocks(B, n_pre, n_units, indices=(("kidx", (0, n_units, 1)),)))
     if not builder.plastic:   # a network for testing: no kernel gradients to gather
         builder.objects.append(syn)
@@ -119,7 +123,9 @@ def connect_shared(builder, spec, pre, neurons, kernel):
                          f"{num_y} >= 0 and {y_g} < {h_out} and {num_x} >= 0 and {x_g} < {w_out}{aligned}")
     grad.oidx = f"rep_pre*{n_units} + (k_out_post*{h_out} + {y_g})*{w_out} + {x_g}"
     grad.err_out = b2.linked_var(neurons, "err", index="oidx")
-    if not spec.is_conv:   # the gradient of entry (i, j) gathers every replica's err_j p_i
+    if spec.is_conv:
+        declare(grad, Convolution("kernel", **geometry))
+    else:   # the gradient of entry (i, j) gathers every replica's err_j p_i
         declare(grad, Blocks(B, n_pre, n_units, post=(0, n_units, 1), indices=(("oidx", (n_units, 0, 1)),)))
     move_summed(grad, "grad_post", "gradient")
     builder.objects += [grad, syn]

@@ -6,8 +6,9 @@ import brian2 as b2
 import numpy as np
 import pytest
 
-from brian_decolle import NetworkConfig, build_network, codegen, devices, regression
-from brian_decolle.codegen import Blocks
+from brian_decolle import NetworkConfig, build_network, codegen, devices, gestures, mnist, regression
+from brian_decolle.codegen import Blocks, Convolution
+from brian_decolle.config import ConvLayer
 from brian_decolle.devices import Target
 from conftest import poisson
 
@@ -72,6 +73,37 @@ def test_replicas_blocked_equal_generic(rng, tmp_path):
         assert "_kidx[" not in text.split("//// MAIN CODE")[1] and "const int32_t oidx =" in text
 
 
+def _conv_case(cfg, rng, n_steps, rate):
+    spikes = poisson(rng, n_steps, cfg.batch * cfg.n_inputs, rate)
+    return spikes, _targets(n_steps, cfg.readout_sizes if isinstance(cfg.readout_sizes, int) else 10,
+                            len(cfg.layers), cfg.batch)
+
+
+@pytest.mark.parametrize("study", ["mnist small", "dvs-gesture cpu", "stride 2, replicas"])
+def test_convolutions_blocked_equal_generic(rng, tmp_path, study):
+    """The classification studies' default networks (conv, max-pool, Adamax, dropout) and a
+    strided convolution with replicas: forward sums and kernel gradients run over outputs and
+    kernel entries, with the spikes and weights of Brian2's loops."""
+    if study == "mnist small":
+        cfg, n_steps, rate = mnist.preset("small").network, 80, 0.2
+    elif study == "dvs-gesture cpu":
+        cfg, n_steps, rate = gestures.preset("cpu").network, 80, 0.05
+    else:
+        cfg = NetworkConfig(n_inputs=2 * 9 * 9, input_shape=(2, 9, 9), layer_sizes=(), readout_sizes=4, batch=2,
+                            conv_layers=(ConvLayer(3, kernel=3, padding=1, stride=2, pool=1),
+                                         ConvLayer(4, kernel=3, padding=0, pool=2)),
+                            weight_scale=3.0, dropout=0.2, lr=1e-2, burnin_ms=10, seed=4)
+        n_steps, rate = 80, 0.3
+    cfg = dataclasses.replace(cfg, burnin_ms=10.0)
+    spikes, targets = _conv_case(cfg, rng, n_steps, rate)
+    blocked = _run(cfg, spikes, targets, tmp_path / "blocked", "blocked")
+    generic = _run(cfg, spikes, targets, tmp_path / "generic", "generic")
+    _assert_same(blocked, generic, min_spikes=5)
+    convolutions = [name for name, text in blocked[3].items() if "the declared convolution" in text]
+    # a forward sum and a kernel gradient per layer
+    assert len(convolutions) == 2 * len(cfg.layers), convolutions
+
+
 def test_a_layout_that_does_not_hold_stops_the_run(tmp_path):
     """The program checks the declared layout against Brian2's index arrays: a wrong declaration is an
     error naming the synapses, never a silently wrong sum."""
@@ -93,3 +125,10 @@ def test_a_layout_that_does_not_hold_stops_the_run(tmp_path):
 ])
 def test_layouts_list_their_links_in_the_stored_order(layout, pre, post):
     assert [list(a) for a in layout.links()] == [pre, post]
+
+
+def test_a_convolution_counts_its_connections():
+    """5x5 kernel, padding 2, stride 1 on 28x28: every tap row reaches 28 - |dy - 2| output rows."""
+    conv = Convolution("forward", 2, (1, 28, 28), (8, 28, 28), size=5, stride=1, padding=2)
+    per_axis = sum(28 - abs(d - 2) for d in range(5))
+    assert conv.n_synapses == 2 * 8 * per_axis ** 2
