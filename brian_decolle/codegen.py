@@ -1,37 +1,45 @@
-"""Code generation that knows the connectivity: loops over declared blocks of synapses, without index arrays.
+"""Code generation that knows the connectivity: loops over declared layouts of synapses, without index arrays.
 
-Brian2 stores two int32 index arrays per synapse (pre, post) and every per-synapse loop it generates
-loads them, whatever the connectivity: the forward summed variable ``isyn_post = w*p_pre`` is a
-scatter-add through ``_synaptic_post`` that no compiler vectorises, and the weight update streams 8
-bytes of indices beside each weight. A dense layer declares its connectivity completely: all-to-all,
-stored in a known order. :func:`connect_blocks` makes such connections and declares them: ``blocks``
-diagonal blocks of ``n_pre x n_post`` synapses (block b connects presynaptic ``b*n_pre + i`` to
-postsynaptic ``b*n_post + j``; synapse index ``(b*n_pre + i)*n_post + j``). A dense layer is one block,
-a local readout one block per replica, a one-to-one readout ``n`` blocks of 1 x 1.
+Brian2 stores two int32 index arrays per synapse (pre, post), and shared weights add a third (kidx,
+oidx); every per-synapse loop it generates loads them, whatever the connectivity. The forward summed
+variable ``isyn_post = w*p_pre`` is then a scatter-add through ``_synaptic_post`` that no compiler
+vectorises, and the weight update streams 8 bytes of indices beside each weight. Yet the model
+declares its connectivity completely, and this module lets it say so:
+
+- :class:`Blocks`: synapses (b, i, j) stored at ``(b*n_pre + i)*n_post + j``, every index affine in
+  (b, i, j). A dense layer is one block of ``n_pre x n_post``, a local readout one block per replica,
+  a one-to-one readout ``n`` blocks of 1 x 1; with replicas, the forward synapses read kernel entry
+  ``kidx = i*n_post + j`` and the kernel-gradient synapses add into it. :func:`connect_blocks` makes
+  such connections and declares them.
+- :class:`Convolution`: the forward and kernel-gradient connections of a convolution (replicas,
+  shapes, kernel, stride, padding), made by Brian2's generator syntax and declared with :func:`declare`.
 
 How it works, and the Brian2 internals it relies on (brian2 2.10):
 
-- :class:`DecolleStandaloneDevice` is cpp_standalone with one method changed, ``code_object``: for a
-  declared Synapses' run_regularly code (template ``stateupdate``) and summed variables (template
-  ``summed_variable``) it renders our templates ``blocked_stateupdate`` / ``blocked_summed_variable``
-  (``brian_decolle/templates``, found first by ``Templater.derive``; the rest are Brian2's) with the
-  layout as template keywords.
-- Those templates loop over rows (presynaptic units) and, innermost, over the contiguous synapses of
-  a row; they define ``_pre`` and ``_post`` from the loop counters. :class:`BlockedCodeGenerator` (a
-  ``CPPCodeGenerator``) writes ``_presynaptic_idx = _pre`` and ``_postsynaptic_idx = _post`` where
-  Brian2 loads them from the index arrays, so Brian2's own translation of the equations is kept
-  whole: the equations stay the single source of the math.
-- The inner loop is marked ``#pragma GCC ivdep`` unless its code writes a presynaptic variable (which
-  every synapse of a row shares); a summed variable into postsynaptic targets then vectorises. The
-  sums keep Brian2's order of synapses.
-- The layout is checked against the index arrays Brian2 itself caches for synapses made from arrays
-  (``device.array_cache``), and the number of synapses again when the program runs. A Synapses object
-  that declares nothing, or whose check fails, keeps Brian2's generic loops; a failed check warns,
-  naming Brian2's version, and :func:`count_blocked` lets tests assert that the declared loops were
-  generated, so that a Brian2 upgrade that breaks this fails a test instead of running slow silently.
+- :class:`DecolleStandaloneDevice` is cpp_standalone with ``code_object`` changed: for a declared
+  Synapses' run_regularly code (template ``stateupdate``) and summed variables (``summed_variable``)
+  it renders our templates (``brian_decolle/templates``: ``blocked_*``, ``convolution_summed_variable``;
+  found first by ``Templater.derive``, every other template is Brian2's) with the layout as template
+  keywords, through :class:`BlockedCodeObject`.
+- Those templates loop over the layout (rows of contiguous synapses innermost; for a convolution, the
+  sum's targets and the taps that reach them, a row of output positions innermost) and name the loop
+  counters. :class:`BlockedCodeGenerator` (a ``CPPCodeGenerator``) writes each index Brian2 would load
+  (``_presynaptic_idx``, ``_postsynaptic_idx``, ``kidx``, ``oidx``) as an expression of the counters;
+  Brian2's own translation of the equations is kept whole, so the equations stay the single source of
+  the math. Code that reads a variable of the synapse itself keeps Brian2's loop for a convolution
+  (whose loops have no synapse index).
+- Inner loops are marked ``#pragma GCC ivdep`` where their iterations write distinct elements, so a
+  sum into postsynaptic targets vectorises; OpenMP splits the rows of a weight update. Every target
+  sums its synapses in Brian2's order: the results equal the generic loops' (tests/test_codegen.py).
+- The generated program checks each declared layout once per run against the index arrays Brian2
+  built (every synapse where the layout puts it, or for a convolution one of its connections, each
+  once, all of them) and stops with an error naming the synapses if it does not hold;
+  :func:`count_blocked` lets tests assert that the declared loops were generated. A Brian2 upgrade
+  that breaks either fails a test instead of running slow or wrong silently.
 
-cuda_standalone keeps brian2cuda's own templates (the generic path); the runtime device ignores the
-declarations.
+``devices.Target(loops='generic')`` builds Brian2's loops for everything. cuda_standalone keeps
+brian2cuda's own templates (the generic path); the runtime device ignores the declarations; a
+Synapses object that declares nothing (a user's own model) runs Brian2's loops.
 """
 from __future__ import annotations
 
@@ -155,6 +163,15 @@ class Convolution:
         if self.role == "forward":
             return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": unit_out, "kidx": entry}
         return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": entry, "oidx": unit_out}
+
+    def column_ranges(self) -> list[tuple[int, int]]:
+        """For each kernel column dx, the output columns [first, stop) whose tap dx lies in the input."""
+        w_in, w_out = self.input_shape[2], self.output_shape[2]
+        ranges = []
+        for dx in range(self.size):
+            valid = [x for x in range(w_out) if 0 <= x * self.stride + dx - self.padding < w_in]
+            ranges.append((valid[0], valid[-1] + 1) if valid else (0, 0))
+        return ranges
 
     def taps(self, n_out: int, n_in: int) -> np.ndarray:
         """For each tap offset (dy or dx), how many output positions it connects to an input position."""

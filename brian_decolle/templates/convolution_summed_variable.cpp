@@ -14,12 +14,6 @@
 {% set c_in, h_in, w_in = layout.input_shape %}
 {% set c_out, h_out, w_out = layout.output_shape %}
 {% set k, s, pad = layout.size, layout.stride, layout.padding %}
-{% macro x_range() %}
-            // the output columns whose tap _dx lies in the input: 0 <= _x*{{s}} + _dx - {{pad}} < {{w_in}}
-            const int _x_first = _dx < {{pad}} ? ({{pad}} - _dx + {{s - 1}})/{{s}} : 0;
-            const int _x_top = {{w_in - 1 + pad}} - _dx;
-            const int _x_stop = _x_top < 0 ? 0 : std::min({{w_out}}, _x_top/{{s}} + 1);
-{% endmacro %}
     {% set _target_var_array = get_array_name(_target_var) %}
     {% set pre_array = get_array_name(variables['_synaptic_pre']) %}
     {% set post_array = get_array_name(variables['_synaptic_post']) %}
@@ -93,11 +87,12 @@
             const int _iy = _y*{{s}} + _dy - {{pad}};
             if (_iy < 0 || _iy >= {{h_in}})
                 continue;
-            for(int _dx=0; _dx<{{k}}; _dx++)
+            // one loop per kernel column, over the output columns it reaches (constant bounds)
+            {% for first, stop in layout.column_ranges() %}
             {
-                {{ x_range() }}
+                const int _dx = {{loop.index0}};
                 #pragma GCC ivdep
-                for(int _x=_x_first; _x<_x_stop; _x++)
+                for(int _x={{first}}; _x<{{stop}}; _x++)
                 {
                     const int _ix = _x*{{s}} + _dx - {{pad}};
                     const size_t _vectorisation_idx = ((_b*{{c_out}} + _co)*{{h_out}} + _y)*{{w_out}} + _x;
@@ -106,19 +101,25 @@
                     _row[_x] += _synaptic_var;
                 }
             }
+            {% endfor %}
         }
         for(int _x=0; _x<{{w_out}}; _x++)
             {{_target_var_array}}[{{target_index}}] += _row[_x];
     }
     {% else %}
     // every kernel entry, from its connections in the order of their presynaptic units (_b, _iy, _ix),
-    // summed in a local variable (a sum in the target array would be stored and loaded at every step)
+    // summed in a local variable (a sum in the target array would be stored and loaded at every step);
+    // kernel column dx reaches the output columns [_first_column[dx], _stop_column[dx])
+    {% set ranges = layout.column_ranges() %}
+    static const int _first_column[{{k}}] = { {{ ranges|map('first')|join(', ') }} };
+    static const int _stop_column[{{k}}] = { {{ ranges|map('last')|join(', ') }} };
     for(int _ci=0; _ci<{{c_in}}; _ci++)
     for(int _co=0; _co<{{c_out}}; _co++)
     for(int _dy=0; _dy<{{k}}; _dy++)
     for(int _dx=0; _dx<{{k}}; _dx++)
     {
-        {{ x_range() }}
+        // (bounds read from a table: with constant bounds GCC unrolls this short reduction and runs slower)
+        const int _x_first = _first_column[_dx], _x_stop = _stop_column[_dx];
         {{c_data_type(_target_var.dtype)}} _sum = 0;
         for(int _b=0; _b<{{layout.blocks}}; _b++)
         for(int _y=0; _y<{{h_out}}; _y++)
