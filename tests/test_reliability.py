@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +65,10 @@ BAD_COMMANDS = [
     ("events", ["--data-dir", "/nonexistent/events"], "data_dir='/nonexistent/events' is not a folder"),
     ("events", ["--tonic-dataset", "FOO"], "tonic_dataset='FOO' is not allowed; choose one of"),
     ("events", ["--downsample", "0"], "downsample=0 must be a positive integer"),
+    ("events", ["--n-validation", "-1"], "n_validation=-1 must be an integer >= 0"),
+    # durations too short to hold a sample
+    ("regression", ["--duration-ms", "0.4"], "duration_ms=0.4 is 0 time step(s) of dt_ms=1.0; it must be at least 2"),
+    ("regression", ["--duration-ms", "1"], "duration_ms=1.0 is 1 time step(s) of dt_ms=1.0; it must be at least 2"),
 ]
 
 
@@ -106,6 +111,53 @@ def test_output_that_cannot_be_written_is_refused(tmp_path, capsys, monkeypatch)
     assert "cannot be written here" in _refusal(["regression", "--out", str(tmp_path / "new" / "out")], capsys)
 
 
+def test_output_that_cannot_be_created_is_refused_and_nothing_is_left(tmp_path, capsys, monkeypatch):
+    # /proc refuses new folders even to root (for whom os.access says yes)
+    error = _refusal(["regression", "--out", "/proc/brian_decolle_test/out"], capsys)
+    assert "out='/proc/brian_decolle_test/out' cannot be" in error and "Traceback" not in error
+    # a folder that can be made is made and removed again: a refused run leaves nothing behind
+    results.prepare_output_dir(tmp_path / "a" / "b")
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_run_that_failed_before_its_results_does_not_block_the_next(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+
+    def failing(config, out_dir, **options):   # as a run that fails after writing config.json
+        results.write_config(out_dir, "regression", config, target=options["target"], data="x", synthetic=True)
+        (Path(out_dir) / "build").mkdir(exist_ok=True)
+        raise ConfigError("failed while building")
+
+    monkeypatch.setitem(commands.STUDIES, "regression", dataclasses.replace(commands.STUDIES["regression"],
+                                                                           run=failing))
+    assert "failed while building" in _refusal(["regression", "--out", str(out)], capsys)
+    assert "already holds results" not in _refusal(["regression", "--out", str(out)], capsys)
+    # a checkpoint is a result: that folder is kept
+    (out / "checkpoint.npz").write_bytes(b"kept")
+    assert "already holds results (checkpoint.npz)" in _refusal(["regression", "--out", str(out)], capsys)
+
+
+def test_cuda_without_a_gpu_is_refused_before_anything_is_built(tmp_path, capsys, monkeypatch):
+    import shutil
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "nvidia-smi" else which(name) or "/x/nvcc")
+    out = tmp_path / "out"
+    error = _refusal(["regression", "--device", "cuda_standalone", "--out", str(out)], capsys)
+    assert "device='cuda_standalone' needs an NVIDIA GPU to run and none was found" in error
+    assert not out.exists()
+
+
+def test_burnin_longer_than_every_sample_is_refused():
+    from brian_decolle.network import build_network
+    cfg = NetworkConfig(n_inputs=4, layer_sizes=(3,), readout_sizes=1, burnin_ms=10.0)
+    spikes, targets = np.zeros((20, 4)), [np.zeros((20, 1))]
+    with pytest.raises(ConfigError, match=r"burnin_ms=10.0 \(10 steps\) is no shorter than the longest sample of "
+                                          r"the input \(10 steps\).*allowed: burnin_ms < 10"):
+        build_network(cfg, spikes, targets, sample_steps=10)
+    with pytest.raises(ConfigError, match=r"the longest sample of the input \(5 steps\)"):
+        build_network(cfg, spikes[:5], [targets[0][:5]])
+
+
 def test_existing_results_are_never_replaced_silently(tmp_path, capsys):
     out = tmp_path / "done"
     out.mkdir()
@@ -124,6 +176,40 @@ def test_memory_check_names_the_size():
     check_memory(cfg, available=10 ** 9)
     with pytest.raises(ConfigError, match=r"6.46e\+03 synapses .* more than this machine's 0.0 GiB"):
         check_memory(cfg, available=1000)
+
+
+# ---- event recordings: one check for the DVS Gesture and the events study ------------------------
+
+def _event_data(study, root):
+    """A tiny data folder of the study (the synthetic DVS Gesture stand-in, or an events folder) and the
+    study's arguments; one recording file of its training split."""
+    if study == "dvs-gesture":
+        from brian_decolle.data.synthetic_gestures import write_synthetic_gestures
+        data = write_synthetic_gestures(root / "synthetic_dvsgesture", seed=0, duration_ms=(200.0, 250.0),
+                                        events_per_second=500.0, lightings=2, train_users=range(1, 6),
+                                        test_users=range(24, 29))
+        return ["--data-dir", str(data), "--train-ms", "100", "--test-ms", "100"], \
+            sorted((data / "DVSGesture" / "ibmGestureTrain").glob("*/3.npy"))[0]
+    from test_events import write_folder
+    data = write_folder(root / "events")
+    return ["--data-dir", str(data), "--train-ms", "60", "--test-ms", "60"], data / "train" / "left" / "rec2.npy"
+
+
+@pytest.mark.parametrize("study", ["dvs-gesture", "events"])
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(path.read_bytes()[:-20]), "is not a numpy file of events, or is truncated"),
+    (lambda path: np.save(path, np.load(path)[::-1]), "the events are not in time order (t must not decrease)"),
+])
+def test_bad_recording_is_refused_with_the_file_before_anything_is_written(study, damage, message, tmp_path,
+                                                                          capsys):
+    pytest.importorskip("tonic", reason="event data are read by tonic: pip install 'brian-decolle[dvs]'")
+    args, recording = _event_data(study, tmp_path)
+    damage(recording)
+    out = tmp_path / "out"
+    error = _refusal([study, *args, "--burnin-ms", "10", "--device", "runtime", "--codegen", "numpy",
+                      "--out", str(out)], capsys)
+    assert f"{recording}" in error and message in error and "Traceback" not in error, error
+    assert not out.exists()
 
 
 # ---- re-runs from config.json ------------------------------------------------------------------
@@ -171,6 +257,20 @@ def test_resume_with_other_settings_names_the_fields(trained, tmp_path):
         train_and_test(other, SCHEDULE, Stripes(), tmp_path / "run", target=RUNTIME, resume=True,
                        report=lambda line: None)
     assert "network.lr: 0.01 -> 0.02" in str(err.value) and "network.dropout: 0.2 -> 0.3" in str(err.value)
+
+
+def test_refused_resume_changes_nothing(trained, tmp_path, capsys):
+    """The checkpoint was written with other settings (the stripes network, not MNIST's): the refusal
+    names them and leaves every file as it was, config.json included."""
+    import shutil
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)
+    (out / "config.json").write_text('{"study": "mnist", "kept": true}')
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    error = _refusal(["mnist", "--network", "small", "--device", "runtime", "--codegen", "numpy", "--resume",
+                      "--out", str(out)], capsys)
+    assert "was written with other settings" in error and "Traceback" not in error
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
 def test_differences_lists_every_changed_leaf():
