@@ -363,7 +363,23 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         return int(epoch_order(epoch)[position]), seed * 1_000_003 + k
 
     training = progress.bar(total, "training", initial=history["samples_done"])
+
+    def evaluate_due():
+        """The intermediate evaluation after a run. A stop asked for during it saves the checkpoint with the
+        evaluation still due, which --resume does first."""
+        history["evaluation_due"] = True
+        try:
+            accuracy = evaluate(n_eval)[0]
+        except stopping.Interrupted:
+            training.close()
+            save()
+            raise
+        history["evaluation_due"] = False
+        report(f"after {history['samples_done']} samples: {split} accuracy per layer {_fmt(accuracy)}")
+
     while history["runs_done"] < n_runs:
+        if history.get("evaluation_due"):   # (resumed from a stop during it)
+            evaluate_due()
         if stopping.requested():   # between whole runs and their evaluations: --resume continues exactly here
             training.close()
             save()
@@ -392,7 +408,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         report(f"trained {done}/{total} samples  train (readout fit online) {_fmt(fit)}  lr {lr:.3g}  "
                f"{elapsed / runs.per_run:.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
         if next_eval <= done < total:
-            report(f"after {done} samples: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
+            evaluate_due()
             next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
         if done >= next_save or done >= total:
             save()

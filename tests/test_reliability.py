@@ -304,6 +304,55 @@ def test_diverging_run_stops_and_keeps_the_last_finite_checkpoint(tmp_path, monk
 
 # ---- a stopped run -------------------------------------------------------------------------------
 
+def test_signal_handler_only_asks_for_a_stop():
+    from brian_decolle import stopping
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(stopping.Interrupted):
+        with stopping.on_signals():
+            os.kill(os.getpid(), signal.SIGTERM)   # delivered here, in the main thread: nothing is raised ...
+            time.sleep(0.01)
+            assert stopping.requested()
+            stopping.check()                        # ... until the run reaches a point where it can stop
+            raise AssertionError("check() did not stop")
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN, "once stopping, a repeated SIGTERM is ignored"
+    signal.signal(signal.SIGTERM, previous)
+    with stopping.on_signals():
+        stopping.check()   # no signal: no stop
+    assert signal.getsignal(signal.SIGTERM) == previous and not stopping.requested()
+
+
+@pytest.mark.parametrize("stop_in_run", [1, 2])   # (runs of 4 samples; the evaluation is due after run 2)
+def test_a_stop_saves_the_checkpoint_and_resume_gives_the_same_run(stop_in_run, trained, tmp_path, monkeypatch):
+    """A stop asked for during a training run saves the checkpoint after it; one during the
+    evaluation after it saves the checkpoint with the evaluation still due. Either way --resume ends
+    with the uninterrupted run's learned weights and evaluations."""
+    from brian_decolle import stopping, training
+    real, calls = training._Runs.train, []
+
+    def signalled(self, samples, state, **kwargs):
+        after = real(self, samples, state, **kwargs)
+        calls.append(kwargs["learn"])   # (LSUV's measurements run with learn=False)
+        if sum(calls) == stop_in_run:
+            stopping.request()   # as the handler does, while the run is under way
+        return after
+
+    monkeypatch.setattr(training._Runs, "train", signalled)
+    try:
+        with pytest.raises(stopping.Interrupted):
+            train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=RUNTIME, report=lambda line: None)
+    finally:
+        stopping.clear()
+    _, history = read_checkpoint(tmp_path / "checkpoint.npz")
+    assert history["runs_done"] == stop_in_run and history.get("evaluation_due", False) == (stop_in_run == 2)
+    monkeypatch.setattr(training._Runs, "train", real)
+    resumed = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=RUNTIME, resume=True,
+                             report=lambda line: None)
+    _, uninterrupted = read_checkpoint(trained / "checkpoint.npz")
+    assert [e["accuracy"] for e in resumed["evaluations"]] == [e["accuracy"] for e in uninterrupted["evaluations"]]
+    for name, values in np.load(trained / "learned.npz").items():
+        np.testing.assert_array_equal(np.load(tmp_path / "learned.npz")[name], values, err_msg=name)
+
+
 #: when the signal is sent: as soon as the run has started (config.json: building, first test), at its first
 #: checkpoint, and a moment later (mid-run, or mid-way through saving)
 MOMENTS = {"starting": ("config.json", 0.0), "at a checkpoint": ("checkpoint.npz", 0.0),
