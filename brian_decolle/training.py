@@ -202,7 +202,7 @@ class _Runs:
         """One run over training samples [(index, seed), ...] (at most per_run): every window of
         every replica holds one. Returns the state after, and the fraction of samples whose
         vote matched their label per layer (the readout is fit online to that label)."""
-        stopping.check()   # (mid-way through an iteration of the loop: its last checkpoint stands)
+        stopping.check()   # (training checks between runs itself, saving first; this stops LSUV's measurements)
         cfg, steps, B = self.cfg, self.steps, self.cfg.batch
         spikes = np.zeros((steps.test, B, cfg.n_inputs))
         labels = np.full((steps.test, B), -1)
@@ -236,7 +236,7 @@ class _Runs:
         labels = np.zeros(n_samples, dtype=int)
         activity, recording = Activity(cfg), None
         for first in range(0, n_samples, B):
-            stopping.check()
+            stopping.check()   # (an intermediate evaluation saves the checkpoint first: train_and_test)
             chunk = range(first, min(first + B, n_samples))
             spikes = np.zeros((steps.test, B, cfg.n_inputs))
             for b, index in enumerate(chunk):

@@ -321,11 +321,13 @@ def test_signal_handler_only_asks_for_a_stop():
     assert signal.getsignal(signal.SIGTERM) == previous and not stopping.requested()
 
 
-@pytest.mark.parametrize("stop_in_run", [1, 2])   # (runs of 4 samples; the evaluation is due after run 2)
-def test_a_stop_saves_the_checkpoint_and_resume_gives_the_same_run(stop_in_run, trained, tmp_path, monkeypatch):
-    """A stop asked for during a training run saves the checkpoint after it; one during the
-    evaluation after it saves the checkpoint with the evaluation still due. Either way --resume ends
-    with the uninterrupted run's learned weights and evaluations."""
+def test_a_stop_during_an_evaluation_saves_it_as_due_and_resume_gives_the_same_run(trained, tmp_path, monkeypatch):
+    """A stop asked for during the training run after which an evaluation is due (runs of 4 samples,
+    eval_every 8: run 2) stops in that evaluation and saves the checkpoint with the evaluation still
+    due; --resume does it first and ends with the uninterrupted run's learned weights and evaluations.
+    (A stop between runs saves a checkpoint like the periodic ones, whose resume
+    test_classification.py checks.)"""
+    stop_in_run = 2
     from brian_decolle import stopping, training
     real, calls = training._Runs.train, []
 
@@ -343,7 +345,7 @@ def test_a_stop_saves_the_checkpoint_and_resume_gives_the_same_run(stop_in_run, 
     finally:
         stopping.clear()
     _, history = read_checkpoint(tmp_path / "checkpoint.npz")
-    assert history["runs_done"] == stop_in_run and history.get("evaluation_due", False) == (stop_in_run == 2)
+    assert history["runs_done"] == stop_in_run and history["evaluation_due"]
     monkeypatch.setattr(training._Runs, "train", real)
     resumed = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=RUNTIME, resume=True,
                              report=lambda line: None)
