@@ -10,17 +10,15 @@ Bad values exit with the config's own message, naming the parameter.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import re
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import devices, results
+from . import devices, results, stopping
 from .config import ConfigError
 from .training import CHECKPOINT
 
@@ -73,7 +71,8 @@ HELP = {
     "n_train": "training digits (a multiple of 10 for the bundled set)",
     "n_test": "held-out test samples of the final test",
     "max_rate_hz": "rate of a white pixel (Hz)",
-    "n_validation": "training samples held out for the intermediate evaluations (0: they use the test set)",
+    "n_validation": "training samples held out for the intermediate evaluations (0: they use the test set; "
+                    "events: a tenth of the training recordings unless given)",
     "tonic_dataset": "a tonic.datasets class (e.g. NMNIST) read from --data-dir, instead of a folder of recordings",
     "downsample": "pool the events' x and y by this factor (it must divide the sensor's width and height)",
     "validation_users": "training users held out for the intermediate evaluations (0: they use the test set)",
@@ -229,26 +228,6 @@ def _plain(value):
     return tuple(_plain(v) for v in value) if isinstance(value, list) else value
 
 
-@contextlib.contextmanager
-def _stop_on_sigterm():
-    """SIGTERM (a cluster's or a user's kill) stops a run like Ctrl-C: the atomic checkpoints already
-    written stay, and the command says so. Once stopping, later SIGTERMs are ignored (a first one
-    can be lost inside a finalizer, so schedulers and users send it again); otherwise the previous
-    handler comes back afterwards."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise
-    except BaseException:
-        signal.signal(signal.SIGTERM, previous)
-        raise
-    signal.signal(signal.SIGTERM, previous)
-
-
 def _what_is_kept(out, resumable: bool) -> str:
     checkpoint = Path(out) / CHECKPOINT
     if resumable and checkpoint.exists():
@@ -280,13 +259,15 @@ def main(study: Study, argv=None, plot: Callable | None = None, prog: str | None
     try:
         config = compose(study, args)
         target = target_of(args)
+        if target.device == "cuda_standalone":   # a study runs what it builds: refused before minutes of nvcc
+            devices.check_cuda()
         resume = study.resumable and args.resume
         results.prepare_output_dir(args.out, resume=resume, overwrite=args.overwrite)
         extra = study.before_run(args, config) if study.before_run else {}
         options = dict(target=target, **extra)
         if study.resumable:
             options["resume"] = resume
-        with _stop_on_sigterm():
+        with stopping.on_signals():
             summary = study.run(config, args.out, **options)
     except ConfigError as exc:
         parser.error(str(exc))

@@ -418,6 +418,16 @@ def check_memory(cfg: NetworkConfig, available: int | None = None) -> None:
                           "choose smaller layer_sizes, fewer channels or a smaller batch")
 
 
+def check_burnin(cfg: NetworkConfig, longest_sample: int) -> None:
+    """A sample learns and votes only after its burn-in: refuse an input whose longest sample (in time
+    steps) is no longer than the burn-in, on which nothing would ever be learned."""
+    burnin = cfg.steps(cfg.burnin_ms)
+    if longest_sample <= burnin:
+        raise ConfigError(f"burnin_ms={cfg.burnin_ms!r} ({burnin} steps) is no shorter than the longest sample of "
+                          f"the input ({longest_sample} steps): nothing would be learned; allowed: burnin_ms < "
+                          f"{longest_sample * cfg.dt_ms:g} (or longer samples)")
+
+
 def check_forward(cfg: NetworkConfig) -> None:
     """forward='spike_driven' moves the inputs' filter to the neuron, which is exact only when
     every input has the neuron's decays (equations/spike_driven.eqs)."""

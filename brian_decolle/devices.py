@@ -264,19 +264,25 @@ def mark_independent_loops() -> int:
 LOW_DISK_BYTES = 200 * 2**20
 
 
+def check_cuda(compile: bool = True, run: bool = True) -> None:
+    """What cuda_standalone needs to compile (nvcc) and to run (an NVIDIA GPU), as ConfigErrors that say
+    what to do; a study checks both before it builds anything (a compile takes minutes)."""
+    if compile and shutil.which("nvcc") is None:
+        raise ConfigError("device='cuda_standalone' needs nvcc (the CUDA toolkit) to compile and none is on "
+                          "PATH: install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads) or "
+                          "choose 'cpp_standalone' or 'runtime'")
+    if run and not has_gpu():
+        raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
+                          "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
+
+
 def build(run: bool = True, compile: bool = True) -> None:
     """Compile and run a standalone project after ``Network.run`` was called; no-op on runtime.
     What is missing for CUDA (a GPU, nvcc) and a full disk are ConfigErrors that say what to do."""
     if not is_standalone():
         return
-    cuda = b2.get_device().__class__.__name__ == "CUDAStandaloneDevice"
-    if cuda and compile and shutil.which("nvcc") is None:
-        raise ConfigError("device='cuda_standalone' needs nvcc (the CUDA toolkit) to compile and none is on "
-                          "PATH: install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads) or "
-                          "choose 'cpp_standalone' or 'runtime'")
-    if cuda and run and not has_gpu():
-        raise ConfigError("device='cuda_standalone' needs an NVIDIA GPU to run and none was found "
-                          "(no nvidia-smi); choose 'cpp_standalone' or 'runtime' here")
+    if b2.get_device().__class__.__name__ == "CUDAStandaloneDevice":
+        check_cuda(compile=compile, run=run)
     mark_independent_loops()
     options = dict(b2.device.build_options)
     options.update(compile=compile, run=run)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from . import cli, devices, progress, results
 from .classifier import SharedBuild
-from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count
+from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count, check_index
 from .data.events import FolderFrames, sensor_of
 from .data.gestures import GesturePreprocessing, GestureSamples
-from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
+from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test
 
 #: 'dense': two dense layers of 128, for any sensor; 'conv': three conv layers of 5, 10, 10
 #: channels (7x7, pools 2, 1, 2; as the DVS Gesture cpu preset) for frames of at least 32x32
@@ -33,12 +33,20 @@ class EventData:
     frames: str = "counts"              # 'counts': events per pixel and frame; 'binary': clipped to 1
     downsample: int = 1                 # pool x and y by this factor (divides the sensor's width, height)
     n_test: int | None = None           # test recordings of the final test (None: all)
-    n_validation: int = 0               # training recordings held out to choose settings on (0: test set used)
+    # training recordings held out to choose settings on (0: the test set is used; None: a tenth of them,
+    # at least one, so that intermediate evaluations never look at the test set unless asked to)
+    n_validation: int | None = None
 
     def __post_init__(self):
         check_count("downsample", self.downsample)
         if self.n_test is not None:
             check_count("n_test", self.n_test)
+        if self.n_validation is not None:
+            check_index("n_validation", self.n_validation)
+
+    def validation_recordings(self, n_train: int) -> int:
+        """How many of n_train training recordings are held out for validation."""
+        return max(1, n_train // 10) if self.n_validation is None else self.n_validation
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ def make_source(study: EventStudy, download: bool = False) -> tuple[GestureSampl
     name = data.tonic_dataset or "event recordings"
     described = (f"{'SYNTHETIC ' if synthetic else ''}{name} in {Path(data.data_dir).resolve()}: {len(train)} train / "
                  f"{len(test)} test recordings, {train.n_classes} classes, frames {prep.shape}, {prep.frames}")
-    source = GestureSamples(train, test, data.n_test, data.n_validation, name="n_validation")
+    source = GestureSamples(train, test, data.n_test, data.validation_recordings(len(train)), name="n_validation")
     return source, described, synthetic
 
 
@@ -110,6 +118,8 @@ def run(study: EventStudy, out_dir, *, target: devices.Target = devices.Target()
     # (the frames depend on the data and dt only, not on the network they are adapted to)
     source, described, synthetic = make_source(study, download=download)
     study = adapted(study, sensor_of(data.data_dir, data.tonic_dataset), source.n_classes)
+    if resume:
+        check_resume(study.network, study.schedule, out_dir)   # a refused --resume changes nothing
     results.write_config(out_dir, "events", study, target=target, data=described, synthetic=synthetic)
     report(f"events, {study.preset} network, {described}")
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from .config import ConvLayer, NetworkConfig, check_choice, check_count
 from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
                             is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures
-from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
+from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test
 
 #: 'paper': Table 2 of the paper (32x32x2 input; 7x7 conv 64, 2x2 max-pool; 7x7 conv 128;
 #: 7x7 conv 128, 2x2 max-pool; padding 2 gives its 30/15/13/11/5 sizes), meant for
@@ -95,6 +95,8 @@ def run(study: GestureStudy, out_dir, *, target: devices.Target = devices.Target
     report = report or progress.say
     net = study.network
     source, described, synthetic = make_source(study, download=download)
+    if resume:
+        check_resume(study.network, study.schedule, out_dir)   # a refused --resume changes nothing
     results.write_config(out_dir, "dvs_gesture", study, target=target, data=described, synthetic=synthetic)
     report(f"DVS Gesture, {study.preset} network, {described}")
     start = time.perf_counter()

@@ -14,7 +14,7 @@ from .classifier import SharedBuild
 from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_bundled_split, check_mnist_dir, load_split)
-from .training import ClassificationStudy, Schedule, decolle_recipe, train_and_test
+from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test
 
 #: 'paper': three conv layers of 16, 24 and 32 channels, 7x7 kernels, max-pool 2, 1, 2
 #: (decolle-public's order) on 28x28 digits, and the paper's additional fully connected layer
@@ -89,6 +89,8 @@ def run(study: MnistStudy, out_dir, *, target: devices.Target = devices.Target()
     report = report or progress.say
     net = study.network
     source, described, _ = make_source(study)
+    if resume:
+        check_resume(study.network, study.schedule, out_dir)   # a refused --resume changes nothing
     results.write_config(out_dir, "mnist", study, target=target, data=described, synthetic=False)
     report(f"Poisson MNIST, {study.preset} network, {described}")
     start = time.perf_counter()

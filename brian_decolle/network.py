@@ -53,7 +53,7 @@ from brian2.core.variables import VariableView
 
 from . import devices
 from .build import SCHEDULE, Builder, Layer
-from .config import ConfigError, NetworkConfig
+from .config import ConfigError, NetworkConfig, check_burnin
 from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
@@ -414,6 +414,8 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         sample_starts = (np.arange(n_steps) % sample_steps == 0).astype(float)
     if sample_starts is not None:
         sample_starts = check_sample_starts(sample_starts, n_steps)
+    bounds = np.union1d([0, n_steps], [] if sample_starts is None else np.flatnonzero(sample_starts))
+    check_burnin(cfg, int(np.diff(bounds).max()))
     if cfg.update_every == "sample" and sample_starts is None:
         raise ConfigError("update_every='sample' applies a sample's summed gradient when the next sample starts: "
                           "give sample_steps or sample_starts")

@@ -13,6 +13,8 @@ import time
 
 from tqdm.auto import tqdm
 
+from . import stopping
+
 #: rough duration of generating and compiling each device's project on 2 cores, said before it
 #: starts (measured: the regression network's C++ project in about 1.5 min, the classification
 #: networks' in 1-2 min; runtime's Cython compiles each code object on its first run and caches it)
@@ -50,13 +52,15 @@ def building(what: str, device: str, report=say):
 
 
 def simulation_report(device: str, desc: str = "simulating"):
-    """Brian2's ``report`` argument for a run: a bar on runtime; standalone code prints its own
-    percentage lines (it cannot call back into Python)."""
+    """Brian2's ``report`` argument for a run: a bar on runtime, which also stops the run when a signal
+    asked for it (:mod:`.stopping`); standalone code prints its own percentage lines (it cannot call
+    back into Python)."""
     if device != "runtime":
         return "text"
     state = {"bar": None}
 
     def update(elapsed, completed, start, duration):
+        stopping.check()
         if state["bar"] is None:   # a new bar for each run of the network
             state["bar"] = tqdm(total=100, desc=f"{desc} ({float(duration):g} s simulated)", dynamic_ncols=True,
                                 mininterval=_interval(),

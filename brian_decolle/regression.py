@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, progress, results
+from . import cli, devices, progress, results, stopping
 from .config import ConfigError, NetworkConfig, check_count, check_positive
 from .network import build_network
 
@@ -56,6 +56,11 @@ class RegressionStudy:
                               f"({1000 / self.network.dt_ms:g} Hz at dt_ms={self.network.dt_ms!r})")
         if self.network.n_layers != 3:
             raise ConfigError(f"layer_sizes={self.network.layer_sizes!r} must name 3 layers: one per target")
+        # the ramp target runs from -1 at the first step to 1 at the last, so a sample needs two steps
+        if self.n_steps < 2:
+            raise ConfigError(f"duration_ms={self.task.duration_ms!r} is {self.n_steps} time step(s) of dt_ms="
+                              f"{self.network.dt_ms!r}; it must be at least 2 steps "
+                              f"({1.5 * self.network.dt_ms:g} ms or more)")
 
     @property
     def n_steps(self) -> int:
@@ -102,6 +107,7 @@ def run(study: RegressionStudy, out_dir, *, target: devices.Target = devices.Tar
     if devices.is_standalone():
         with progress.building("the regression network", target.device):
             devices.build(run=False)
+        stopping.check()   # a stop asked for during the compile (the compiled run cannot be stopped cleanly)
         progress.say(f"running {study.task.epochs} training epochs and a test presentation of "
                      f"{study.task.duration_ms:g} ms")
         devices.run_again({})

@@ -98,7 +98,12 @@ def prepare_output_dir(out_dir, *, resume: bool = False, overwrite: bool = False
         raise ConfigError(f"out={str(out_dir)!r} lies inside {str(existing)!r}, which is a file; give a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"out={str(out_dir)!r} cannot be written here ({existing} is not writable)")
-    held = sorted(p.name for p in path.glob("*.json")) if path.is_dir() else []
+    if existing != path:
+        _try_to_make(path, existing, out_dir)
+    # config.json is written first: a folder holding nothing else is that of a run that failed before it
+    # had results (or checkpoints), which the new run may replace
+    held = sorted({p.name for pattern in RESULT_FILES for p in path.glob(pattern)} - {"config.json"}) \
+        if path.is_dir() else []
     if held and not (resume or overwrite):
         raise ConfigError(f"out={str(out_dir)!r} already holds results ({', '.join(held)}); choose another "
                           "--out, --resume to continue that run, or --overwrite to replace it")
@@ -107,6 +112,23 @@ def prepare_output_dir(out_dir, *, resume: bool = False, overwrite: bool = False
             for old in path.glob(pattern):
                 old.unlink()
     return path
+
+
+def _try_to_make(path: Path, existing: Path, out_dir) -> None:
+    """Create the missing folders of ``path`` (below ``existing``) and remove them again: a folder that
+    cannot be made (inside /proc, say) is refused now, and a refused run leaves nothing behind."""
+    made = []
+    try:
+        missing = path.relative_to(existing)
+        for folder in (*reversed(missing.parents[:-1]), missing):
+            (existing / folder).mkdir()
+            made.append(existing / folder)
+    except OSError as err:
+        raise ConfigError(f"out={str(out_dir)!r} cannot be created ({err.strerror or err}); give a folder "
+                          "where this user can write") from err
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
 
 
 def read_record(path) -> dict:

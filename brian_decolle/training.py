@@ -36,7 +36,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import devices, progress
+from . import devices, progress, stopping
 from .classifier import OnlineClassifier, SampleSource, SharedBuild, votes
 from .config import (ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_non_negative,
                      check_positive)
@@ -166,6 +166,26 @@ def read_checkpoint(path: Path) -> tuple[dict, dict]:
                           "move it away to start again, or use another --out folder") from err
 
 
+def check_resume(cfg: NetworkConfig, schedule: Schedule, out_dir) -> tuple[dict, dict] | None:
+    """The state and history of the checkpoint in out_dir that a resumed run continues (None if there is
+    none); ConfigError naming every setting it was written with that differs. A study calls it before it
+    writes anything, so that a refused --resume leaves the folder as it was."""
+    checkpoint = Path(out_dir) / CHECKPOINT
+    if not checkpoint.exists():
+        return None
+    state, history = read_checkpoint(checkpoint)
+    changed = differences(history["settings"], json.loads(json.dumps(_settings(cfg, schedule))))
+    if changed:
+        raise ConfigError(f"resume: the checkpoint in {out_dir} was written with other settings ("
+                          f"{'; '.join(changed)}); use the same options or another --out folder")
+    return state, history
+
+
+def _settings(cfg: NetworkConfig, schedule: Schedule) -> dict:
+    """What a checkpoint records of the settings it was written with."""
+    return {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
+
+
 def _state_matches(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
 
@@ -182,6 +202,7 @@ class _Runs:
         """One run over training samples [(index, seed), ...] (at most per_run): every window of
         every replica holds one. Returns the state after, and the fraction of samples whose
         vote matched their label per layer (the readout is fit online to that label)."""
+        stopping.check()   # (training checks between runs itself, saving first; this stops LSUV's measurements)
         cfg, steps, B = self.cfg, self.steps, self.cfg.batch
         spikes = np.zeros((steps.test, B, cfg.n_inputs))
         labels = np.full((steps.test, B), -1)
@@ -215,6 +236,7 @@ class _Runs:
         labels = np.zeros(n_samples, dtype=int)
         activity, recording = Activity(cfg), None
         for first in range(0, n_samples, B):
+            stopping.check()   # (an intermediate evaluation saves the checkpoint first: train_and_test)
             chunk = range(first, min(first + B, n_samples))
             spikes = np.zeros((steps.test, B, cfg.n_inputs))
             for b, index in enumerate(chunk):
@@ -277,17 +299,14 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         tests = _test_runs(cfg, schedule, source, target.for_testing(), report)
     runs = _Runs(clf, schedule, source)
     n_runs = math.ceil(schedule.train_samples / runs.per_run)
-    settings = {"network": cfg.to_dict(), "schedule": dataclasses.asdict(schedule)}
+    settings = _settings(cfg, schedule)
     state = clf.initial_state()
     history = {"settings": settings, "samples_done": 0, "runs_done": 0, "train": [], "evaluations": [],
                "initialisation": None, "train_time_s": 0.0, "test_time_s": 0.0}
     checkpoint = out_dir / CHECKPOINT
-    if resume and checkpoint.exists():
-        loaded, old = read_checkpoint(checkpoint)
-        changed = differences(old["settings"], json.loads(json.dumps(settings)))
-        if changed:
-            raise ConfigError(f"resume: the checkpoint in {out_dir} was written with other settings ("
-                              f"{'; '.join(changed)}); use the same options or another --out folder")
+    resumed = check_resume(cfg, schedule, out_dir) if resume else None
+    if resumed:
+        loaded, old = resumed
         if not _state_matches(loaded, state):
             raise ConfigError(f"resume: the checkpoint in {out_dir} does not fit this network")
         state, history = loaded, old
@@ -344,7 +363,27 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         return int(epoch_order(epoch)[position]), seed * 1_000_003 + k
 
     training = progress.bar(total, "training", initial=history["samples_done"])
+
+    def evaluate_due():
+        """The intermediate evaluation after a run. A stop asked for during it saves the checkpoint with the
+        evaluation still due, which --resume does first."""
+        history["evaluation_due"] = True
+        try:
+            accuracy = evaluate(n_eval)[0]
+        except stopping.Interrupted:
+            training.close()
+            save()
+            raise
+        history["evaluation_due"] = False
+        report(f"after {history['samples_done']} samples: {split} accuracy per layer {_fmt(accuracy)}")
+
     while history["runs_done"] < n_runs:
+        if history.get("evaluation_due"):   # (resumed from a stop during it)
+            evaluate_due()
+        if stopping.requested():   # between whole runs and their evaluations: --resume continues exactly here
+            training.close()
+            save()
+            stopping.check()
         run_index = history["runs_done"]
         start = time.perf_counter()
         lr = schedule.lr(cfg, history["samples_done"])
@@ -369,7 +408,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         report(f"trained {done}/{total} samples  train (readout fit online) {_fmt(fit)}  lr {lr:.3g}  "
                f"{elapsed / runs.per_run:.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
         if next_eval <= done < total:
-            report(f"after {done} samples: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
+            evaluate_due()
             next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
         if done >= next_save or done >= total:
             save()

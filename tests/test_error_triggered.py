@@ -29,27 +29,33 @@ def _train(cfg, spikes, targets, events=False):
     return dn, monitors
 
 
+#: the thresholds of the convergence check, and the bounds it holds the gap to: first order in theta, and
+#: a constant measured on this case (gap / (lr theta) <= 0.143 over layers and thresholds, seed 1234) with a
+#: tolerance of about 3x. (The derivation's own bound, theta sum_k |g_ki| lr max(sigma') max(p) (2 n_steps + 2)
+#: from summing the residue by parts, is 800-2400x the measured gap: too loose to catch anything.)
+THETAS = (1e-3, 1e-4, 1e-5)
+ORDER = (0.8, 1.25)         # measured 1.12 (layer 1) and 1.05 (layer 2)
+GAP_PER_LR_THETA = 0.4      # measured at most 0.143
+
+
 def test_small_threshold_reproduces_eq5(rng):
     """As theta -> 0 the events carry delta step by step. With the same trajectory, the weight
     change of Eq. 6 differs from Eq. 5's by the accumulators' residue (< theta per readout unit)
-    acting through the rule's factors: |dw_ij| <= theta sum_k |g_ki| lr max(sigma') max(p)
-    (2 n_steps + 2), a crude bound that follows from summing the residue by parts."""
+    acting through the rule's factors, so the gap falls in proportion to theta: its measured order
+    of convergence is 1 (within ORDER), and it stays below GAP_PER_LR_THETA * lr * theta."""
     spikes, targets = _case(rng)
     dense, _ = _train(CFG, spikes, targets)
-    gaps = {}
-    for theta in (1e-3, 1e-5):
+    gaps = np.zeros((len(THETAS), 2))
+    for row, theta in enumerate(THETAS):
         driven, _ = _train(dataclasses.replace(CFG, learning="error_triggered", error_threshold=theta), spikes,
                            targets)
-        gaps[theta] = []
         for k in (1, 2):
             np.testing.assert_array_equal(dense.spikes(k), driven.spikes(k))
             w_dense, w_events = (dn.learned_state()[f"layer{k}_w"] for dn in (dense, driven))
-            g = dense.get_weights(k)["g"]  # (readout, n)
-            bound = theta * np.abs(g).sum(axis=0).max() * CFG.lr * 1.0 * 1.0 * (2 * N_STEPS + 2)
-            gap = np.abs(w_events - w_dense).max()
-            assert gap <= bound, (theta, k, gap, bound)
-            gaps[theta].append(gap)
-    assert all(small < 0.05 * large for small, large in zip(gaps[1e-5], gaps[1e-3])), gaps
+            gaps[row, k - 1] = np.abs(w_events - w_dense).max()
+    assert np.all(gaps <= GAP_PER_LR_THETA * CFG.lr * np.array(THETAS)[:, None]), gaps
+    orders = np.polyfit(np.log10(THETAS), np.log10(gaps), 1)[0]   # the slope over the decades, per layer
+    assert np.all((ORDER[0] <= orders) & (orders <= ORDER[1])), orders
 
 
 def test_error_event_counts_match_numpy(rng):

@@ -16,11 +16,17 @@ def _run_study(out, *args):
                           timeout=1800)
 
 
-def test_reduced_regression_learns_and_writes_everything(tmp_path):
-    """12 epochs instead of 100. The layers keep their 512 neurons: smaller layers first track the
-    ramp online within epoch 1 and need many more epochs to beat that (measured)."""
+#: epochs of the reduced study: the slowest layer (1, the ramp) first fits within the study's target
+#: NMSE <= 0.1 in epoch 36 (measured, cpp_standalone, seed 0), and ends epoch 60 at 0.057 (0.075 at 50)
+EPOCHS = 60
+
+
+def test_reduced_regression_reaches_the_target_and_writes_everything(tmp_path):
+    """60 epochs instead of 100 (about 30 s of run after the compile), and the study's own target: NMSE
+    <= 0.1 in every layer in the last training epoch. The layers keep their 512 neurons: smaller layers
+    first track the ramp online within epoch 1 and need many more epochs to beat that (measured)."""
     out = tmp_path / "run"
-    done = _run_study(out, "--device", "cpp_standalone", "--epochs", "12")
+    done = _run_study(out, "--device", "cpp_standalone", "--epochs", str(EPOCHS))
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("config.json", "summary.json", "results.npz", "states.png", "readouts.png",
                  "learning_curves.png", "raster.png"):
@@ -28,14 +34,16 @@ def test_reduced_regression_learns_and_writes_everything(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic_input"] is True and "synthetic" in summary["task"]
     assert len(summary["layers"]) == 3
+    for layer in summary["layers"]:   # measured 0.057 / 0.035 / 0.021 (first epoch 0.48 / 0.27 / 0.24)
+        assert layer["nmse_last_epoch"] <= 0.1 and layer["nmse_last_epoch"] < 0.2 * layer["nmse_first_epoch"], layer
     with np.load(out / "results.npz") as res:
         assert "synthetic" in str(res["data"])
         for k in (1, 2, 3):
-            loss = res[f"layer{k}_loss"][:12].mean(axis=1)
+            loss = res[f"layer{k}_loss"][:EPOCHS].mean(axis=1)
             assert loss[-1] <= 0.5 * loss[0], (k, loss)
             assert res[f"layer{k}_u"].shape == (500, 5)
     config = json.loads((out / "config.json").read_text())
-    assert config["task"]["epochs"] == 12 and config["device"] == "cpp_standalone" and config["synthetic_data"]
+    assert config["task"]["epochs"] == EPOCHS and config["device"] == "cpp_standalone" and config["synthetic_data"]
 
 
 def test_help_and_bad_arguments(tmp_path):

@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError, check_choice
-from .gestures import SPLITS, EventFrames, GesturePreprocessing, frame_transform, import_tonic
+from .gestures import SPLITS, EventFrames, GesturePreprocessing, frame_transform, import_tonic, read_recording
 
 LAYOUT = ("ROOT/dataset.json  {\"sensor_size\": [width, height, polarities], \"classes\": [names]}; "
           "ROOT/train/<class>/*.npy and ROOT/test/<class>/*.npy: one recording each, fields or columns "
           "x, y, p, t (t in microseconds, in time order)")
-EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("p", np.int8), ("t", np.int64)])
 
 
 @dataclass(frozen=True)
@@ -59,34 +58,6 @@ def read_layout(root: str | os.PathLike) -> EventLayout:
             or not all(isinstance(c, str) and c and "/" not in c for c in classes)):
         raise ConfigError(f"{path}: classes={classes!r} must be a list of at least two distinct folder names")
     return EventLayout(tuple(sensor), tuple(classes))
-
-
-def read_recording(path: Path, sensor: tuple[int, int, int]) -> np.ndarray:
-    """One recording as tonic's structured events; ConfigError if it is not one (wrong shape or
-    fields, events out of time order, coordinates outside the sensor)."""
-    try:
-        raw = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{path} is not a numpy file of events ({err})") from err
-    if raw.dtype.names:
-        if not {"x", "y", "p", "t"} <= set(raw.dtype.names) or raw.ndim != 1:
-            raise ConfigError(f"{path}: a structured array needs fields x, y, p, t (has {raw.dtype.names})")
-        columns = [raw[name] for name in "xypt"]
-    elif raw.ndim == 2 and raw.shape[1] == 4 and np.issubdtype(raw.dtype, np.number):
-        columns = list(raw.T)
-    else:
-        raise ConfigError(f"{path}: shape {raw.shape} of {raw.dtype}; a recording is an (N, 4) array of x, y, p, t "
-                          "or a structured array with those fields")
-    events = np.empty(len(columns[0]), dtype=EVENT_DTYPE)
-    for name, values, bound in zip("xyp", columns[:3], sensor):
-        if len(values) and (not np.all(np.isfinite(values)) or values.min() < 0 or values.max() >= bound):
-            raise ConfigError(f"{path}: {name} must lie in 0..{bound - 1} (the sensor_size of dataset.json)")
-        events[name] = values
-    t = np.asarray(columns[3])
-    if len(t) and (not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0)):
-        raise ConfigError(f"{path}: the events are not in time order (t must not decrease)")
-    events["t"] = t
-    return events
 
 
 class EventFolder:
