@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,11 +244,14 @@ def mark_independent_loops() -> int:
     """
     if not _is_cpp(b2.get_device()):
         return 0
-    marked = 0
+    marked, unrecognised = 0, []
     for codeobj in b2.device.code_objects.values():
         code = codeobj.code.cpp_file
         if (codeobj.template_name != "stateupdate" or not isinstance(codeobj.owner, b2.Synapses)
-                or code.count(_ELEMENT_LOOP) != 1 or "GCC ivdep" in code or "for simd" in code):
+                or "GCC ivdep" in code or "for simd" in code):
+            continue
+        if code.count(_ELEMENT_LOOP) != 1:   # Brian2's template is not the one this reads
+            unrecognised.append(codeobj.name)
             continue
         if any(index != "_idx" for index in _STORE.findall(code.split(_ELEMENT_LOOP)[1])):
             continue
@@ -257,6 +261,10 @@ def mark_independent_loops() -> int:
             code = code.replace(_ELEMENT_LOOP, "#pragma GCC ivdep\n    " + _ELEMENT_LOOP)
         codeobj.code.cpp_file = code
         marked += 1
+    if unrecognised:
+        warnings.warn(f"Brian2 {b2.__version__}'s per-synapse loops are not the ones mark_independent_loops knows "
+                      f"({_ELEMENT_LOOP!r} not found once in {', '.join(sorted(unrecognised))}): these weight updates "
+                      "stay unvectorised (slower, same results)", RuntimeWarning, stacklevel=2)
     return marked
 
 

@@ -67,6 +67,20 @@ def test_only_loops_writing_their_own_synapses_are_marked(tmp_path):
     assert "ivdep" in code["writes_own"] and "ivdep" not in code["writes_post"]
 
 
+def test_loops_in_an_unknown_form_draw_a_warning(tmp_path, monkeypatch):
+    """If Brian2's per-synapse loop is not the text mark_independent_loops reads (another Brian2
+    version), the build says so, naming Brian2's version, instead of running slower in silence."""
+    monkeypatch.setattr(devices, "_ELEMENT_LOOP", "for(size_t _idx=0; _idx<_N; _idx++)")
+    devices.select("cpp_standalone", build_dir=tmp_path / "cpp")
+    group = b2.NeuronGroup(3, "x : 1", name="cells")
+    syn = b2.Synapses(group, group, "w : 1", name="links")
+    syn.connect()
+    syn.run_regularly("w = 0.5*w", name="writes_own")
+    b2.Network(group, syn).run(1 * b2.ms)
+    with pytest.warns(RuntimeWarning, match=f"Brian2 {b2.__version__}.*writes_own"):
+        devices.build(compile=False, run=False)
+
+
 def test_two_openmp_threads_agree_with_one(rng, tmp_path):
     """OpenMP threads split the loops (the weight updates by rows of synapses); the spikes and
     weights are those of one thread."""
