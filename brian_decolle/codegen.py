@@ -30,7 +30,9 @@ How it works, and the Brian2 internals it relies on (brian2 2.10):
   (whose loops have no synapse index).
 - Inner loops are marked ``#pragma GCC ivdep`` where their iterations write distinct elements, so a
   sum into postsynaptic targets vectorises; OpenMP splits the rows of a weight update. Every target
-  sums its synapses in Brian2's order: the results equal the generic loops' (tests/test_codegen.py).
+  sums its synapses in Brian2's order, except that the compiler (Brian2's -ffast-math) may reassociate
+  a kernel entry's sum when it vectorises it: rounding differences of about 1e-16 per step. The
+  studies' networks give the generic loops' spikes and weights to 1e-12 (tests/test_codegen.py).
 - The generated program checks each declared layout once per run against the index arrays Brian2
   built (every synapse where the layout puts it, or for a convolution one of its connections, each
   once, all of them) and stops with an error naming the synapses if it does not hold;

@@ -414,8 +414,9 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         sample_starts = (np.arange(n_steps) % sample_steps == 0).astype(float)
     if sample_starts is not None:
         sample_starts = check_sample_starts(sample_starts, n_steps)
-    bounds = np.union1d([0, n_steps], [] if sample_starts is None else np.flatnonzero(sample_starts))
-    check_burnin(cfg, int(np.diff(bounds).max()))
+    if plastic and cfg.lr > 0:   # (a network that will not learn may be as short as it likes)
+        bounds = np.union1d([0, n_steps], [] if sample_starts is None else np.flatnonzero(sample_starts))
+        check_burnin(cfg, int(np.diff(bounds).max()))
     if cfg.update_every == "sample" and sample_starts is None:
         raise ConfigError("update_every='sample' applies a sample's summed gradient when the next sample starts: "
                           "give sample_steps or sample_starts")

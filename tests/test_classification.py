@@ -53,7 +53,7 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
     a, b = _learned(tmp_path / "runtime"), _learned(tmp_path / "cpp_standalone")
     for name in a:
         assert np.max(np.abs(a[name] - b[name])) <= 1e-9, name
-    initial = build_network(CFG, np.zeros((1, 288)), [np.zeros((1, 6))] * 2).learned_state(initial=True)
+    initial = build_network(CFG, np.zeros((1, 288)), [np.zeros((1, 6))] * 2, plastic=False).learned_state(initial=True)
     assert np.max(np.abs(a["layer1_w"] - initial["layer1_w"])) > 1e-2, "learning must have moved the kernels"
     assert [e["accuracy"] for e in logs["runtime"][0]["evaluations"]] == \
         [e["accuracy"] for e in logs["cpp_standalone"][0]["evaluations"]]
@@ -165,7 +165,7 @@ def test_batch_one_output_layer_trains_on_cpp_standalone(tmp_path):
         learned[device] = _learned(tmp_path / device)
     for name, values in learned["runtime"].items():
         assert np.max(np.abs(values - learned["cpp_standalone"][name])) <= 1e-9, name
-    initial = build_network(cfg, np.zeros((1, 15)), [np.zeros((1, 3))] * 2).learned_state(initial=True)
+    initial = build_network(cfg, np.zeros((1, 15)), [np.zeros((1, 3))] * 2, plastic=False).learned_state(initial=True)
     assert np.max(np.abs(learned["runtime"]["layer2_w"] - initial["layer2_w"])) > 1e-4
 
 

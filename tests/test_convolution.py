@@ -256,7 +256,9 @@ def test_continuous_conv_layers_runtime_cython_and_cpp_standalone_agree(rng, tmp
         assert a.sum() > 10 and np.array_equal(a, b)
     for part in (1, 2):
         for a, b in zip(runtime[part], cpp[part]):
-            assert np.max(np.abs(a - b)) <= 1e-12 * max(1.0, np.abs(a).max())
+            # (C++'s kernel-gradient loops sum each entry in a vectorised reduction, which -ffast-math
+            # reassociates: rounding differences of ~1e-16 per step, grown to ~2e-12 by Adamax in 60 steps)
+            assert np.max(np.abs(a - b)) <= 1e-11 * max(1.0, np.abs(a).max())
     for initial, final in zip(runtime[3], runtime[1]):
         assert np.max(np.abs(final - initial)) > 1e-3, "learning must have moved the kernels"
 
