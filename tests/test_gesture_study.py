@@ -1,5 +1,6 @@
 """The DVS Gesture study: one end-to-end training step of the cpu network on the synthetic set,
 the missing-data message, and the paper network's CUDA code (generated without a GPU)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -68,7 +69,8 @@ def test_paper_network_shapes_follow_table_2():
 def test_paper_network_generates_cuda_code(tmp_path):
     """The paper network (Table 2) as a cuda_standalone project; without a GPU only the code is generated.
     (Its 170 M connections are made by the generated code at run time, not here.)"""
-    cfg = preset("paper").network
+    # (10-step samples to generate code quickly: a burn-in shorter than them, or nothing would learn)
+    cfg = dataclasses.replace(preset("paper").network, burnin_ms=5.0)
     devices.select("cuda_standalone", build_dir=tmp_path / "cuda")
     dn = build_network(cfg, np.zeros((10, cfg.n_inputs)), [np.zeros((10, 11))] * 3, sample_steps=10)
     dn.run()
