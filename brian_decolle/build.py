@@ -16,8 +16,8 @@ import numpy as np
 from brian2.utils.stringtools import word_substitute
 
 from . import derive
-from .codegen import connect_blocks
 from . import equations as eq
+from .codegen import connect_blocks
 from .config import LayerSpec, NetworkConfig
 
 #: (slot, order) of every operation within one step; see network.py's docstring.

@@ -77,6 +77,7 @@ class Blocks:
     pre: tuple[int, int, int] | None = None
     post: tuple[int, int, int] | None = None
     indices: tuple[tuple[str, tuple[int, int, int]], ...] = ()
+    has_synapse_index = True   # (a class constant: its loops define _idx)
 
     @property
     def n_synapses(self) -> int:
@@ -97,8 +98,6 @@ class Blocks:
     def varies_with_j(self, index: str) -> bool:
         """Whether ``index`` (a name in Brian2's code, or '_idx') differs between the synapses of one row."""
         return index == "_idx" or (index in self.coefficients() and self.coefficients()[index][2] != 0)
-
-    has_synapse_index = True
 
     def template(self, owner, template_name: str, template_kwds: dict):
         """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""
@@ -155,7 +154,7 @@ class Convolution:
     size: int
     stride: int = 1
     padding: int = 0
-    has_synapse_index = False
+    has_synapse_index = False   # (a class constant: its loops run over targets and taps, not synapses)
 
     def expressions(self) -> dict[str, str]:
         (c_in, h_in, w_in), (c_out, h_out, w_out), k = self.input_shape, self.output_shape, self.size

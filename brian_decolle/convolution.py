@@ -12,8 +12,8 @@ import brian2 as b2
 import numpy as np
 
 from . import equations as eq
-from .codegen import Blocks, Convolution, declare
 from .build import TIME_DTYPES, Builder, Layer, move_summed, uniform
+from .codegen import Blocks, Convolution, declare
 
 
 def make_shared_layer(builder: Builder, spec, pre) -> Layer:
