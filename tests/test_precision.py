@@ -43,11 +43,13 @@ def test_float32_follows_float64(rng, tmp_path):
         assert np.array_equal(a[:SAME_STEPS], b[:SAME_STEPS])
         differing.append(np.mean(a != b))
     assert max(differing) <= MAX_DIFFERING, differing
+    print(f"fraction of differing spike entries per layer over {n_steps} steps: {[f'{d:.3f}' for d in differing]}")
     for name, w64 in wide[1].items():
         w32 = narrow[1][name]
         assert w32.dtype == np.float32 and w64.dtype == np.float64, name
         change = np.linalg.norm(w64 - wide[2][name])
         assert change > 1e-3, f"{name}: learning must have moved it"
+        print(f"{name}: |w32 - w64| / |change| = {np.linalg.norm(w32 - w64) / change:.2g}")
         assert np.linalg.norm(w32 - w64) <= MAX_WEIGHT_DIFFERENCE * change, name
 
 

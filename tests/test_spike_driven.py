@@ -56,6 +56,9 @@ def test_spike_driven_with_learning_stays_close(rng):
         w0 = dense.learned_state(initial=True)[f"layer{k}_w"]
         change = np.linalg.norm(dense.learned_state()[f"layer{k}_w"] - w0)
         gap = np.linalg.norm(dense.learned_state()[f"layer{k}_w"] - driven.learned_state()[f"layer{k}_w"])
+        first = np.flatnonzero((dense.spikes(k) != driven.spikes(k)).any(axis=1))
+        print(f"layer {k}: first differing step {first[0] if len(first) else None}, differing spike entries "
+              f"{np.mean(dense.spikes(k) != driven.spikes(k)):.3f}, weight gap / change {gap / change:.3f}")
         assert change > 1e-2 and gap < 0.5 * change, (k, gap, change)
 
 
