@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from brian_decolle import gestures, mnist
+from brian_decolle import devices, gestures, mnist
 from brian_decolle.classifier import OnlineClassifier
 from brian_decolle.devices import Target
 
@@ -36,7 +36,7 @@ def main():
     parser.add_argument("--precision", default="float64")
     parser.add_argument("--threads", type=int, default=0, help="OpenMP threads of cpp_standalone")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--loops", choices=("blocked", "generic"), default="blocked",
+    parser.add_argument("--loops", choices=devices.LOOPS, default="blocked",
                         help="cpp_standalone's loops over declared synapses (brian_decolle/codegen.py) or Brian2's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=20.0, help="input rate in Hz")

@@ -165,24 +165,24 @@ class Convolution:
             return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": unit_out, "kidx": entry}
         return {"_presynaptic_idx": unit_in, "_postsynaptic_idx": entry, "oidx": unit_out}
 
+    def reaches(self, n_out: int, n_in: int) -> np.ndarray:
+        """(n_out, size): whether tap offset d (dy or dx) of output position y (or x) lies in the input."""
+        positions = np.arange(n_out)[:, None] * self.stride + np.arange(self.size)[None, :] - self.padding
+        return (positions >= 0) & (positions < n_in)
+
     def column_ranges(self) -> list[tuple[int, int]]:
         """For each kernel column dx, the output columns [first, stop) whose tap dx lies in the input."""
-        w_in, w_out = self.input_shape[2], self.output_shape[2]
+        reaches = self.reaches(self.output_shape[2], self.input_shape[2])
         ranges = []
-        for dx in range(self.size):
-            valid = [x for x in range(w_out) if 0 <= x * self.stride + dx - self.padding < w_in]
-            ranges.append((valid[0], valid[-1] + 1) if valid else (0, 0))
+        for column in reaches.T:
+            valid = np.flatnonzero(column)
+            ranges.append((int(valid[0]), int(valid[-1]) + 1) if len(valid) else (0, 0))
         return ranges
-
-    def taps(self, n_out: int, n_in: int) -> np.ndarray:
-        """For each tap offset (dy or dx), how many output positions it connects to an input position."""
-        positions = np.arange(n_out)[:, None] * self.stride + np.arange(self.size)[None, :] - self.padding
-        return ((positions >= 0) & (positions < n_in)).sum(axis=0)
 
     @property
     def n_synapses(self) -> int:
         (c_in, h_in, w_in), (c_out, h_out, w_out) = self.input_shape, self.output_shape
-        return (self.blocks * c_in * c_out * int(self.taps(h_out, h_in).sum()) * int(self.taps(w_out, w_in).sum()))
+        return self.blocks * c_in * c_out * int(self.reaches(h_out, h_in).sum()) * int(self.reaches(w_out, w_in).sum())
 
     def template(self, owner, template_name: str, template_kwds: dict):
         """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""

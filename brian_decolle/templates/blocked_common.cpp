@@ -2,6 +2,20 @@
    (b*n_pre + i)*n_post + j, looped over i, then b, then j innermost (contiguous synapses; a row of a
    shared kernel is read once for all blocks). #}
 
+{% macro stop_unless_layout_holds(owner, layout, layout_failure_file) %}
+        if (!_layout_holds)
+        {
+            // (Brian2 reports a failed run without its output: the message also goes to a file, which
+            // DecolleStandaloneDevice.run reads)
+            const char* _message = "{{owner.name}}: the synapses are not the declared layout {{layout}} "
+                                   "(brian_decolle.codegen); build with loops='generic'";
+            std::cout << _message << std::endl;
+            std::ofstream("{{layout_failure_file}}") << _message << std::endl;
+            exit(1);
+        }
+        _layout_checked = true;
+{% endmacro %}
+
 {% macro check_layout(owner, variables, layout, checks, get_array_name, constant_or_scalar) %}
     // the declared layout, checked once per run against the index arrays Brian2 built
     static bool _layout_checked = false;
@@ -18,17 +32,7 @@
                     _layout_holds = _layout_holds && {{get_array_name(variables[array])}}[_idx] == {{expression}};
                     {% endfor %}
                 }
-        if (!_layout_holds)
-        {
-            // (Brian2 reports a failed run without its output: the message also goes to a file, which
-            // DecolleStandaloneDevice.run reads)
-            const char* _message = "{{owner.name}}: the synapses are not the declared layout {{layout}} "
-                                   "(brian_decolle.codegen); build with loops='generic'";
-            std::cout << _message << std::endl;
-            std::ofstream("{{layout_failure_file}}") << _message << std::endl;
-            exit(1);
-        }
-        _layout_checked = true;
+        {{ stop_unless_layout_holds(owner, layout, layout_failure_file) }}
     }
 {% endmacro %}
 

@@ -4,6 +4,7 @@
    a row of output positions. Each target sums its synapses in Brian2's order (by presynaptic unit). #}
 {# USES_VARIABLES { N } #}
 {% extends 'common_group.cpp' %}
+{% import 'blocked_common.cpp' as blocked with context %}
 
 {% block extra_headers %}
 #include<algorithm>
@@ -49,17 +50,7 @@
                 _seen[_slot] = true;
             }
         }
-        if (!_layout_holds)
-        {
-            // (Brian2 reports a failed run without its output: the message also goes to a file, which
-            // DecolleStandaloneDevice.run reads)
-            const char* _message = "{{owner.name}}: the synapses are not the declared layout {{layout}} "
-                                   "(brian_decolle.codegen); build with loops='generic'";
-            std::cout << _message << std::endl;
-            std::ofstream("{{layout_failure_file}}") << _message << std::endl;
-            exit(1);
-        }
-        _layout_checked = true;
+        {{ blocked.stop_unless_layout_holds(owner, layout, layout_failure_file) }}
     }
 
     //// MAIN CODE ////////////
