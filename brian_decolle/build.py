@@ -36,8 +36,8 @@ SCHEDULE = {
     "modulation_reset": ("end", 28),    # error-triggered learning: m = 0 before the events arrive
     "modulation": ("end", 30),
     "neuron_error": ("end", 40),
-    "learning_events": ("end", 45),     # error-triggered learning: neurons with err != 0
     "pooled_error": ("end", 50),
+    "learning_events": ("end", 55),     # error-triggered learning: neurons with err != 0 (pooled err included)
     "monitors": ("end", 60),   # (and the membrane statistics)
     "gradient": ("end", 70),
     "update": ("end", 90),   # (80 is left free to record the summed gradients)
@@ -208,7 +208,6 @@ class Builder:
         if self.error_triggered:
             self.add_runner(eq.code("error_events.eqs", "modulation_reset"), group, "modulation_reset",
                             "modulation_reset")
-            self.move_events(group.thresholder["learning_event"], "learning_events")
 
     def set_positions(self, group, shape):
         """Positions of a group's units: replica, channel, row, column, and index within the replica."""
@@ -233,8 +232,8 @@ class Builder:
     def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None, learned=False):
         """The feed-forward synapses: a summed variable read every step (dense), or an on_pre
         pathway driven by the presynaptic spikes (spike_driven); with error-triggered learning
-        their own weights (learned=True) update in an on_post pathway on the postsynaptic
-        neuron's learning event."""
+        weights (learned=True: their own, or a shared kernel's through the linked w) update in an
+        on_post pathway on the postsynaptic neuron's learning event."""
         pathways = {}
         if self.spike_driven:
             pathways["on_pre"] = eq.code("spike_driven.eqs", "on_pre")
@@ -258,7 +257,7 @@ class Builder:
         if self.statistics:
             model += eq.sections("statistics.eqs")["accumulators"]
         events = None
-        if self.error_triggered:  # (only dense layers of their own: config.check_learning)
+        if self.error_triggered:  # the neurons whose incoming connections learn (under a max-pool too)
             events = {"learning_event": eq.code("error_events.eqs", "learning_event")}
         group = b2.NeuronGroup(
             cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"), events=events,
@@ -266,6 +265,8 @@ class Builder:
             name=f"{self.name}_layer{spec.index}",
             namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
             dtype=TIME_DTYPES)
+        if events:
+            self.move_events(group.thresholder["learning_event"], "learning_events")
         self.set_time_constants(group, spec, spec.n_units)
         self.add_sample_start(eq.code(self.neuron_file, "sample_start") + self.spike_code("sample_start"), group)
         if cfg.dynamics == "discrete":

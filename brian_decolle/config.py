@@ -451,14 +451,10 @@ def check_learning(cfg: NetworkConfig) -> None:
         if cfg.optimiser != "sgd":
             raise ConfigError(f"learning='error_triggered' needs optimiser='sgd' (got {cfg.optimiser!r}): an error "
                               "event is a plain gradient step, while Adamax scales every step by the running norm "
-                              "of the whole gradient, which events do not deliver")
+                              "of the whole gradient, which events do not deliver (equations/error_events.eqs)")
         if cfg.update_every != "step":
             raise ConfigError(f"learning='error_triggered' needs update_every='step' (got {cfg.update_every!r}): "
                               "an error event steps the weights when it happens")
-        if cfg.batch != 1 or cfg.conv_layers:
-            raise ConfigError("learning='error_triggered' is built for dense layers with their own weights (batch=1, "
-                              f"no conv_layers; got batch={cfg.batch}, {len(cfg.conv_layers)} conv layer(s)): "
-                              "shared kernels need a per-kernel gradient on events, not written yet")
 
 
 def check_loss(cfg: NetworkConfig) -> None:

@@ -50,8 +50,11 @@ def make_shared_layer(builder: Builder, spec, pre) -> Layer:
     if spec.bias:
         builder.add_learned(spec, "b", biases, "b", uniform(builder.rng, 1 / np.sqrt(spec.fan_in), spec.channels),
                          "grad", "norm")
+    # (error-triggered learning: each learning event steps the kernel through the connections of its
+    # neuron, so the kernel has no every-step update)
     builder.add_learned(spec, "w", kernel, "w",
-                     uniform(builder.rng, spec.weight_scale / np.sqrt(spec.fan_in), spec.n_kernel), "grad", "norm")
+                     uniform(builder.rng, spec.weight_scale / np.sqrt(spec.fan_in), spec.n_kernel), "grad", "norm",
+                     runner=not builder.error_triggered)
     for group in (kernel, biases):
         builder.set_schedule(group)
         builder.add_sample_start("", group)
@@ -93,7 +96,8 @@ def connect_shared(builder, spec, pre, neurons, kernel):
     scaled = "" if stride == 1 else f"*{stride}"
     dy_f, dx_f = f"({row} - row_post{scaled} + {pad})", f"({col} - col_post{scaled} + {pad})"
     syn = builder.make_forward_synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"],
-                                        eq.sections("spike_driven.eqs")["shared_synapse"], f"{neurons.name}_synapses")
+                                        eq.sections("spike_driven.eqs")["shared_synapse"], f"{neurons.name}_synapses",
+                                        learned=True)
     generate_connections(syn, f"rep_pre*{n_units}", f"(rep_pre + 1)*{n_units}",
                          f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
@@ -105,7 +109,7 @@ def connect_shared(builder, spec, pre, neurons, kernel):
         declare(syn, Convolution("forward", **geometry))
     else:   # all-to-all in every replica; the kernel entry of (i, j) is i*n_units + j
         declare(syn, Blocks(B, n_pre, n_units, indices=(("kidx", (0, n_units, 1)),)))
-    if not builder.plastic:   # a network for testing: no kernel gradients to gather
+    if not builder.plastic or builder.error_triggered:   # no kernel gradients gathered every step
         builder.objects.append(syn)
         return syn
     # gradient: input (ci, iy, ix) -> kernel entry (ci, co, dy, dx) when its unit (co, y, x) with

@@ -58,6 +58,71 @@ def test_small_threshold_reproduces_eq5(rng):
     assert np.all((ORDER[0] <= orders) & (orders <= ORDER[1])), orders
 
 
+#: shared kernels: conv layers (max-pool, padding, stride) and a dense layer, in 2 replicas; each learning
+#: event steps the kernel entries its neuron's connections use
+SHARED = NetworkConfig(n_inputs=64, input_shape=(1, 8, 8), batch=2, layer_sizes=(5,), readout_sizes=3,
+                       conv_layers=(ConvLayer(3, kernel=3, padding=1, pool=2), ConvLayer(2, kernel=3, stride=2)),
+                       dropout=0.0, lr=0.02, optimiser="sgd", weight_scale=3.0, seed=3)
+SHARED_THETAS = (1e-4, 1e-5, 1e-6)   # (at lr 0.05, theta 1e-4 already flips a spike of layer 1)
+
+
+def _shared_case(rng, cfg=SHARED):
+    spikes = poisson(rng, N_STEPS, cfg.batch * cfg.n_inputs, 0.15)
+    targets = [np.tile(np.sin(np.arange(N_STEPS)[:, None] / 15 + np.arange(3)), cfg.batch)] * cfg.n_layers
+    return spikes, targets
+
+
+def test_shared_kernels_small_threshold_reproduces_eq5(rng):
+    """Conv kernels and replicas' shared weights: a learning event of neuron i adds lr err_i p_j to the
+    kernel entry of each of its connections, so every step the kernel moves by Eq. 5's summed SGD step
+    built from the events' err. The gap to Eq. 5 falls in proportion to theta (measured on this case:
+    order 0.92 to 1.13 per layer, gap / (lr theta) at most 0.21), with the same spikes."""
+    spikes, targets = _shared_case(rng)
+    dense, _ = _train(SHARED, spikes, targets)
+    gaps = np.zeros((len(SHARED_THETAS), SHARED.n_layers))
+    for row, theta in enumerate(SHARED_THETAS):
+        driven, _ = _train(dataclasses.replace(SHARED, learning="error_triggered", error_threshold=theta), spikes,
+                           targets)
+        for k in range(1, SHARED.n_layers + 1):
+            np.testing.assert_array_equal(dense.spikes(k), driven.spikes(k))
+            w_dense, w_events = (dn.learned_state()[f"layer{k}_w"] for dn in (dense, driven))
+            gaps[row, k - 1] = np.abs(w_events - w_dense).max()
+            # the kernels learn: their change is far larger than the gap
+            assert np.abs(w_dense - dense.initial_values[f"layer{k}_w"]).max() > 1e3 * gaps[row, k - 1]
+    assert np.all(gaps <= GAP_PER_LR_THETA * SHARED.lr * np.array(SHARED_THETAS)[:, None]), gaps
+    orders = np.polyfit(np.log10(SHARED_THETAS), np.log10(gaps), 1)[0]
+    assert np.all((ORDER[0] <= orders) & (orders <= ORDER[1])), orders
+
+
+def _conv_fan_in(spec):
+    """Connections into each unit (replica 0) of a conv layer, recounted from its geometry."""
+    c_in, h_in, w_in = spec.input_shape
+    _, h, w = spec.unit_shape
+    def taps(n_out, n_in):
+        pos = np.arange(n_out)[:, None] * spec.stride + np.arange(spec.kernel)[None, :] - spec.padding
+        return ((pos >= 0) & (pos < n_in)).sum(axis=1)
+    per_position = c_in * taps(h, h_in)[:, None] * taps(w, w_in)[None, :]
+    return np.tile(per_position.ravel(), spec.channels)
+
+
+def test_shared_kernel_event_counts_match_numpy(rng):
+    """Learning events (neurons with err != 0, under the pool: the winners) and the update work they
+    cause (each event x its neuron's fan-in), recounted from the recorded err and the layer geometry."""
+    spikes, targets = _shared_case(rng)
+    cfg = dataclasses.replace(SHARED, learning="error_triggered", error_threshold=0.05)
+    dn = build_network(cfg, spikes, targets, record_prepool=("err",), record_state=("err",), sample_steps=100,
+                       count_operations=True)
+    dn.run(seed=cfg.seed)
+    for k, (spec, row) in enumerate(zip(cfg.layers, dn.synaptic_operations(N_STEPS)), start=1):
+        err = dn.prepool(k, "err") if spec.pool > 1 else dn.state(k, "err")   # (steps, batch*units)
+        fan_in = np.tile(_conv_fan_in(spec) if spec.is_conv else np.full(spec.n_units, spec.fan_in), cfg.batch)
+        events = np.count_nonzero(err, axis=0)
+        assert row["learning_events"] == events.sum() > 0
+        assert row["update_operations"] == events @ fan_in
+        assert row["dense_update_operations"] == fan_in.sum() * N_STEPS
+        assert row["update_operations"] <= row["dense_update_operations"]
+
+
 def test_error_event_counts_match_numpy(rng):
     """The readout's events, recomputed from its recorded error with an independent integrate-
     and-fire loop (empty accumulator at every sample start)."""
@@ -86,11 +151,8 @@ def test_error_event_counts_match_numpy(rng):
 def test_error_triggered_refuses_what_it_cannot_do():
     with pytest.raises(ConfigError, match="learning='error_triggered' needs optimiser='sgd'"):
         dataclasses.replace(CFG, learning="error_triggered", optimiser="adamax")
-    with pytest.raises(ConfigError, match="learning='error_triggered' is built for dense layers"):
-        dataclasses.replace(CFG, learning="error_triggered", batch=2)
-    with pytest.raises(ConfigError, match="learning='error_triggered' is built for dense layers"):
-        NetworkConfig(n_inputs=16, input_shape=(1, 4, 4), conv_layers=(ConvLayer(2, kernel=3),), layer_sizes=(),
-                      readout_sizes=2, optimiser="sgd", learning="error_triggered")
+    with pytest.raises(ConfigError, match="learning='error_triggered' needs update_every='step'"):
+        dataclasses.replace(CFG, learning="error_triggered", update_every="sample")
     with pytest.raises(ConfigError, match="error_threshold=0 must be a positive number"):
         dataclasses.replace(CFG, learning="error_triggered", error_threshold=0)
 
@@ -116,6 +178,24 @@ def test_error_triggered_on_cpp_standalone_and_cuda_code(rng, tmp_path):
     sources = [p.name for p in (tmp_path / "cuda" / "code_objects").glob("*.cu")]
     assert any(name.startswith("decolle_layer1_synapses_post_codeobject") for name in sources), sorted(sources)
     assert any(name.startswith("decolle_layer1_readout_synapses_post_codeobject") for name in sources)
+
+
+def test_shared_kernels_error_triggered_on_cpp_standalone(rng, tmp_path):
+    """Events that step shared kernels (conv, pool, stride, replicas) in generated C++ give the runtime's
+    spikes and kernels."""
+    spikes, targets = _shared_case(rng)
+    cfg = dataclasses.replace(SHARED, learning="error_triggered", error_threshold=0.05)
+    runtime, _ = _train(cfg, spikes, targets)
+    devices.select("cpp_standalone", build_dir=tmp_path / "cpp")
+    try:
+        cpp, _ = _train(cfg, spikes, targets)
+        devices.build()
+        for k in range(1, cfg.n_layers + 1):
+            np.testing.assert_array_equal(runtime.spikes(k), cpp.spikes(k))
+            w_runtime, w_cpp = (dn.learned_state()[f"layer{k}_w"] for dn in (runtime, cpp))
+            assert np.abs(w_runtime - w_cpp).max() <= 1e-9
+    finally:
+        devices.select("runtime", codegen_target="numpy")
 
 
 def test_synaptic_operations_are_counted(rng):
