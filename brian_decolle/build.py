@@ -68,6 +68,7 @@ class Layer:
     bias: b2.NeuronGroup | None = None
     readout: b2.NeuronGroup | None = None
     readout_synapses: b2.Synapses | None = None
+    population_synapses: b2.Synapses | None = None   # the activity regulariser's population sums (when on)
 
     def schedule_groups(self) -> list:
         """The groups carrying the learning rate and burn-in, each once (the output group
@@ -301,7 +302,7 @@ class Builder:
     def add_readout(self, layer: Layer, target) -> Layer:
         """The layer's local readout (and regulariser population) on its output group."""
         layer.readout, layer.readout_synapses = self.make_readout(layer.spec, layer.output, target)
-        self.make_population(layer.spec, layer.output)
+        layer.population_synapses = self.make_population(layer.spec, layer.output)
         return layer
 
     def make_dense_layer(self, spec, pre) -> Layer:
@@ -406,10 +407,10 @@ class Builder:
         self.objects += [unit, syn]
 
     def make_population(self, spec, output):
-        """The activity regulariser's population unit, one per replica (only when it is on)."""
+        """The activity regulariser's population unit, one per replica, and its synapses (only when it is on)."""
         cfg, B = self.cfg, self.cfg.batch
         if cfg.reg_rate <= 0:
-            return
+            return None
         n = spec.n_outputs
         population = b2.NeuronGroup(B, eq.sections("plasticity.eqs")["population"], clock=self.clock,
                                     name=f"{output.name}_population")
@@ -420,6 +421,7 @@ class Builder:
         move_summed(psyn, "deficit_post", "readout")
         move_summed(psyn, "low_rate_pre", "modulation")
         self.objects += [population, psyn]
+        return psyn
 
 
 def uniform(rng, bound, size):

@@ -98,7 +98,7 @@ class OnlineClassifier:
         self.dn = None
         gc.collect()  # the previous chunk's objects hold the names this build reuses
         dn = build_network(self.cfg, spikes, targets, sample_starts=starts, record_readout=("y",), statistics=True,
-                           plastic=self.plastic, name="decolle")
+                           plastic=self.plastic, count_operations=True, name="decolle")
         out = dn.layers[0].output
         # (the whole group: Brian2 cannot take subgroups of a group with linked variables)
         self.raster = b2.SpikeMonitor(out, name="decolle_raster")
@@ -157,7 +157,8 @@ class OnlineClassifier:
         (-1: no target); starts (run_steps,) 1 where a sample begins; lr: this run's learning
         rate (default the network's). Returns the readouts (layers, run_steps, B, classes), the
         learned state afterwards, the layer-1 recordings and the per-layer activity (spike counts
-        of the output units, membrane sums of the neurons)."""
+        of the output units, membrane sums of the neurons, and the run's synaptic work ``operations``,
+        None where a run of a plastic build does not learn)."""
         cfg = self.cfg
         targets = np.zeros((self.run_steps, cfg.batch, self.n_classes))
         rows, cols = np.nonzero(labels >= 0)
@@ -175,7 +176,10 @@ class OnlineClassifier:
         dn = self.dn
         y = np.stack([dn.readout(k, "y").reshape(self.run_steps, cfg.batch, self.n_classes)
                       for k in range(1, cfg.n_layers + 1)])
-        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k)}
+        # (the build counts the phase it was compiled for: a plastic one learning, a test-only one testing)
+        work = dn.synaptic_operations(self.run_steps, learning=learn) if learn or not self.plastic else None
+        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k),
+                     "operations": None if work is None else work[k - 1]}
                     for k, counter in enumerate(self.counters, start=1)]
         counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0
         active = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])

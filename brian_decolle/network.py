@@ -58,6 +58,8 @@ from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
+#: the runs whose synaptic work is counted apart: learning on, and learning off (tests)
+PHASES = {True: "learning", False: "test"}
 SYNAPSE_VARIABLES = ("w", "norm", "dr_dw")
 KERNEL_VARIABLES = ("w", "grad")
 RECORDED = ("state", "readout", "synapses", "spikes", "kernel", "prepool")
@@ -80,6 +82,7 @@ class DecolleNetwork:
     plastic: bool = True                                 # False: built without the rule's code (testing)
     start_args: dict = field(default_factory=dict)       # run_args under every run_again's settings (another
                                                          # configuration's start values: OnlineClassifier.adopt)
+    _fan_cache: dict = field(default_factory=dict, repr=False)   # synapses name -> fans (synaptic_operations)
 
     # ---- the one place where settings become parameter values -------------------------
     def parameter_values(self, *, learn: bool = True, lr: float | None = None, dropout: bool | None = None,
@@ -147,8 +150,8 @@ class DecolleNetwork:
         for owner, var, value in self.parameter_values(learn=learn, lr=lr, dropout=dropout, state=state):
             setattr(owner, var, value)
         self.pending.clear()
-        for key, monitor in self.monitors.items():
-            monitor.active = key[0] in record or key[0] == "events"  # (operation counters count every run)
+        for key, monitor in self.monitors.items():   # (operation counters count every run of their phase)
+            monitor.active = key[0] in record or (key[0] == "events" and key[3] == PHASES[bool(learn)])
         if seed is not None:
             devices.seed(seed)
         self.network.run(steps * self.cfg.dt_ms * b2.ms, namespace={}, report=report)
@@ -166,34 +169,61 @@ class DecolleNetwork:
         self.pending.clear()
         devices.run_again(args, seed=seed)
 
-    def synaptic_operations(self, steps: int) -> list[dict]:
-        """Per layer, the synaptic work of the counted runs (built with count_operations=True),
-        which took ``steps`` time steps in all: forward operations (dense: every connection every
-        step; spike-driven: presynaptic events x their fan-out), update operations (dense Eq. 5:
-        every connection every step; error-triggered: learning events x fan-in), their dense
-        equivalents, and the error events of the layer's readout. On standalone devices the
-        counts are those of the last run."""
+    def synaptic_operations(self, steps: int, *, learning: bool = True) -> list[dict]:
+        """Per layer, the synaptic work of the counted runs with learning on (learning=False: of the runs
+        with learning off, such as tests), which took ``steps`` time steps in all (build_network(...,
+        count_operations=True)). Every figure counts one operation per connection it runs over:
+
+        - forward: dense, every connection every step; spike-driven, presynaptic events x their fan-out;
+        - update (learning on): Eq. 5, every connection every step; error-triggered, learning events x
+          the neuron's fan-in;
+        - readout: the local readout's forward sum (every connection every step), with learning on its
+          error sent back (Eq. 5, every connection every step; error-triggered, error events x the
+          readout unit's fan-out), and the activity regulariser's population sums where they exist;
+
+        each with its dense equivalent (``dense_*``), the events that drive them, and with error-
+        triggered learning the learning and error events. On standalone devices: the last run's counts."""
+        phase = PHASES[bool(learning)]
         out = []
         for k, layer in enumerate(self.layers, start=1):
-            counts = self.monitors.get(("events", k, "forward"))
+            counts = self.monitors.get(("events", k, "forward", phase))
             if counts is None:
-                raise ConfigError("synaptic_operations needs build_network(..., count_operations=True)")
-            syn = layer.synapses
-            pre, post = np.asarray(syn.i[:]), np.asarray(syn.j[:])
-            n_syn = len(pre)
-            fan_out = np.bincount(pre, minlength=len(syn.source))
+                raise ConfigError(f"synaptic_operations(learning={learning}) needs a network built with "
+                                  "count_operations=True" + ("" if self.plastic else " and plastic=True"))
+            fan_out, fan_in, readout_fan_out = self._fans(layer)
+            n_syn, n_readout = int(fan_out.sum()), int(readout_fan_out.sum())
             forward_events = np.asarray(counts.count[:])
             dense = n_syn * steps
-            row = {"layer": k, "connections": int(n_syn), "forward_events": int(forward_events.sum()),
-                   "forward_operations": int(forward_events @ fan_out) if self.cfg.forward == "spike_driven" else dense,
-                   "update_operations": dense, "dense_forward_operations": dense, "dense_update_operations": dense}
-            if self.cfg.learning == "error_triggered":
-                learning = np.asarray(self.monitors[("events", k, "learning")].count[:])
-                row["learning_events"] = int(learning.sum())
-                row["update_operations"] = int(learning @ np.bincount(post, minlength=len(syn.target)))
-                row["error_events"] = int(np.asarray(self.monitors[("events", k, "error")].count[:]).sum())
+            readout_dense = n_readout * steps * (2 if learning else 1)
+            population = layer.population_synapses
+            regulariser = 0 if population is None else 2 * layer.spec.n_outputs * self.cfg.batch * steps
+            row = {"layer": k, "connections": n_syn, "readout_connections": n_readout,
+                   "forward_events": int(forward_events.sum()),
+                   "forward_operations": (int(forward_events @ fan_out) if self.cfg.forward == "spike_driven"
+                                          else dense),
+                   "dense_forward_operations": dense,
+                   "readout_operations": readout_dense + regulariser,
+                   "dense_readout_operations": readout_dense + regulariser}
+            if learning:
+                row.update(update_operations=dense, dense_update_operations=dense)
+            if learning and self.cfg.learning == "error_triggered":
+                events = np.asarray(self.monitors[("events", k, "learning", phase)].count[:])
+                errors = np.asarray(self.monitors[("events", k, "error", phase)].count[:])
+                row.update(learning_events=int(events.sum()), error_events=int(errors.sum()),
+                           update_operations=int(events @ fan_in))
+                row["readout_operations"] = n_readout * steps + int(errors @ readout_fan_out) + regulariser
             out.append(row)
         return out
+
+    def _fans(self, layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A layer's connections per presynaptic unit (fan-out), per neuron (fan-in) and per readout unit,
+        read once (a standalone device reads the index arrays from its files)."""
+        if layer.synapses.name not in self._fan_cache:
+            syn, rsyn = layer.synapses, layer.readout_synapses
+            self._fan_cache[syn.name] = (np.bincount(np.asarray(syn.i[:]), minlength=len(syn.source)),
+                                         np.bincount(np.asarray(syn.j[:]), minlength=len(syn.target)),
+                                         np.bincount(np.asarray(rsyn.j[:]), minlength=len(rsyn.target)))
+        return self._fan_cache[layer.synapses.name]
 
     # ---- weights in the reference (torch) layout -------------------------------------
     def get_weights(self, layer: int) -> dict[str, np.ndarray]:
@@ -428,9 +458,9 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
         raise ConfigError("record_synapses needs dense layers and batch=1; record shared kernels with "
                           "record_kernels")
 
-    if not plastic and (cfg.learning != "dense" or record_synapses or record_kernels or count_operations):
+    if not plastic and (cfg.learning != "dense" or record_synapses or record_kernels):
         raise ConfigError("plastic=False (a network for testing only) needs learning='dense' and records no "
-                          "synapses, kernels or operation counts")
+                          "synapses or kernels")
     builder = Builder(cfg, name, sample_starts, statistics=statistics, plastic=plastic)
     dn = DecolleNetwork(cfg=cfg, n_steps=n_steps, network=None, inputs=builder.make_inputs(spikes),
                         learned=builder.learned, initial_values=builder.initial_values, plastic=plastic)
@@ -471,14 +501,16 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     if record_spikes:
         for k, group in enumerate(outputs):
             dn.monitors[("spikes", k)] = b2.SpikeMonitor(group, name=f"{group.name}_spikes")
-    if count_operations:  # event counts per unit, without the events themselves
-        for k, (layer, source) in enumerate(zip(dn.layers, outputs), start=1):
-            dn.monitors[("events", k, "forward")] = b2.SpikeMonitor(source, record=False,
-                                                                    name=f"{layer.neurons.name}_forward_events")
-            if cfg.learning == "error_triggered":
-                dn.monitors[("events", k, "learning")] = b2.EventMonitor(
-                    layer.neurons, "learning_event", record=False, name=f"{layer.neurons.name}_learning_events")
-                dn.monitors[("events", k, "error")] = b2.EventMonitor(
-                    layer.readout, "error_event", record=False, name=f"{layer.readout.name}_error_events")
+    if count_operations:  # event counts per unit, without the events themselves, apart for each phase
+        for phase in PHASES.values() if plastic else (PHASES[False],):
+            for k, (layer, source) in enumerate(zip(dn.layers, outputs), start=1):
+                label = f"{layer.neurons.name}_{phase}"
+                dn.monitors[("events", k, "forward", phase)] = b2.SpikeMonitor(source, record=False,
+                                                                               name=f"{label}_forward_events")
+                if cfg.learning == "error_triggered" and phase == PHASES[True]:
+                    dn.monitors[("events", k, "learning", phase)] = b2.EventMonitor(
+                        layer.neurons, "learning_event", record=False, name=f"{label}_learning_events")
+                    dn.monitors[("events", k, "error", phase)] = b2.EventMonitor(
+                        layer.readout, "error_event", record=False, name=f"{label}_error_events")
     dn.network = b2.Network(builder.objects + list(dn.monitors.values()), name=f"{name}_network")
     return dn

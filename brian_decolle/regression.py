@@ -173,10 +173,11 @@ def collect(dn, study: RegressionStudy, out_dir, target: devices.Target, wall: f
                "synthetic_input": True, "device": target.device, "precision": target.precision, "epochs": task.epochs,
                "wall_time_s": round(wall, 1), "forward": net.forward, "learning": net.learning,
                "layers": [], **extra}
-    # per presentation of the input (training epochs and the final lr-0 one together)
-    summary["synaptic_operations_per_presentation"] = [
-        {key: value / reps if key not in ("layer", "connections") else value for key, value in row.items()}
-        for row in dn.synaptic_operations(reps * n)]
+    # per presentation of the input: the training epochs, and apart the presentation with learning off
+    summary["synaptic_operations"] = {
+        phase: results.operations_per_sample(
+            {"samples": presentations, "layers": dn.synaptic_operations(presentations * n, learning=learning)})
+        for phase, learning, presentations in (("training", True, task.epochs), ("test", False, 1))}
     for k in (1, 2, 3):
         y = dn.readout(k, "y")[:, 0].reshape(reps, n)
         yhat = dn.readout(k, "yhat")[:, 0].reshape(reps, n)

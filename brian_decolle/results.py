@@ -170,6 +170,29 @@ def write_arrays(out_dir, name: str, **arrays) -> Path:
     return path
 
 
+#: the fields of a synaptic_operations row that describe the layer rather than count work
+OPERATION_LABELS = ("layer", "connections", "readout_connections")
+
+
+def add_operations(total: dict, rows: list[dict], n_samples: int) -> None:
+    """Add one run's per-layer work (``DecolleNetwork.synaptic_operations``), which held ``n_samples``
+    samples, to ``total`` ({"samples": n, "layers": rows or None}; JSON, so a checkpoint keeps it)."""
+    if total.get("layers") is None:
+        total["layers"] = [dict(row) for row in rows]
+    else:
+        total["layers"] = [{key: value if key in OPERATION_LABELS else value + old[key] for key, value in row.items()}
+                           for old, row in zip(total["layers"], rows)]
+    total["samples"] = total.get("samples", 0) + n_samples
+
+
+def operations_per_sample(total: dict) -> dict:
+    """A phase's work per sample: {"samples": n, "per_sample": per-layer rows} (counts divided by n)."""
+    n = total.get("samples", 0)
+    rows = [{key: value if key in OPERATION_LABELS else round(value / n, 1) for key, value in row.items()}
+            for row in total.get("layers") or []] if n else []
+    return {"samples": n, "per_sample": rows}
+
+
 def write_classification(history: dict, out_dir, *, task: str, data: str, synthetic: bool, target,
                          wall_time_s: float, n_classes: int, paper_accuracy: float | None) -> dict:
     """summary.json (headline: held-out test accuracy per layer) and results.npz (learning
@@ -196,6 +219,9 @@ def write_classification(history: dict, out_dir, *, task: str, data: str, synthe
         "wall_time_s": round(wall_time_s, 1),
         "train_time_s_per_sample": round(history["train_time_s"] / max(done, 1), 4),
         "test_time_s": round(history["test_time_s"], 1),
+        # synaptic work per training sample (learning on) and, apart, per test presentation (learning off)
+        "synaptic_operations": {phase: operations_per_sample(total)
+                                for phase, total in history.get("operations", {}).items()},
     }
     write_arrays(
         out_dir, "results.npz",

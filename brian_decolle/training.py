@@ -42,6 +42,7 @@ from .config import (ConfigError, NetworkConfig, check_choice, check_count, chec
                      check_positive)
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
+from .results import add_operations
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -197,6 +198,12 @@ class _Runs:
         self.clf, self.source, self.cfg = clf, source, clf.cfg
         self.steps, self.windows = schedule.steps(self.cfg), schedule.windows(self.cfg)
         self.per_run = self.cfg.batch * len(self.windows)
+        self.operations = {"samples": 0, "layers": None}   # synaptic work of the runs counted (results.add_operations)
+
+    def count(self, recorded, n_samples) -> None:
+        """Add a run's synaptic work (where the run counted it) to ``operations``."""
+        if recorded[0]["operations"] is not None:
+            add_operations(self.operations, [layer["operations"] for layer in recorded], n_samples)
 
     def train(self, samples, state, *, learn, lr, seed, activity=None):
         """One run over training samples [(index, seed), ...] (at most per_run): every window of
@@ -220,6 +227,8 @@ class _Runs:
                                              lr=lr, seed=seed)
         if activity is not None:
             activity.add(recorded, B, steps.test)
+        if learn:
+            self.count(recorded, len(samples))
         right = np.zeros(cfg.n_layers)
         for w, b, label in truth:
             offset, length = self.windows[w]
@@ -245,6 +254,7 @@ class _Runs:
             y, _, rec, recorded = self.clf.run(spikes.reshape(steps.test, -1), np.full((steps.test, B), -1), starts,
                                                state, learn=False, seed=seed)
             activity.add(recorded, len(chunk), steps.test)
+            self.count(recorded, len(chunk))
             if bar is not None:
                 bar.update(len(chunk))
             for k in range(cfg.n_layers):
@@ -317,6 +327,9 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
                                                 iterations=schedule.init_iterations, seed=seed, report=report,
                                                 u_mean=schedule.init_u_mean, u_std=schedule.init_u_std,
                                                 rate_hz=schedule.init_rate_hz or None)
+    # the synaptic work, training runs and test runs apart, kept in the history (and so in the checkpoint)
+    history.setdefault("operations", {"training": runs.operations, "test": tests.operations})
+    runs.operations, tests.operations = history["operations"]["training"], history["operations"]["test"]
 
     def save():
         tmp = out_dir / (CHECKPOINT + ".tmp.npz")

@@ -199,26 +199,42 @@ def test_shared_kernels_error_triggered_on_cpp_standalone(rng, tmp_path):
 
 
 def test_synaptic_operations_are_counted(rng):
-    """Forward work (spike-driven: presynaptic events x fan-out) and update work (error-triggered:
-    learning events x fan-in), recounted from the recorded spikes and err."""
+    """Forward work (spike-driven: presynaptic events x fan-out), update work (error-triggered: learning
+    events x fan-in) and readout work (forward sum every step, error events x the readout unit's fan-out),
+    recounted from the recorded spikes, err and error counts; a run with learning off is counted apart."""
     spikes, targets = _case(rng)
     cfg = dataclasses.replace(CFG, learning="error_triggered", error_threshold=0.05, forward="spike_driven")
     dn = build_network(cfg, spikes, targets, record_spikes=True, record_state=("err",), count_operations=True)
-    dn.run(seed=cfg.seed)
-    ops = dn.synaptic_operations(N_STEPS)
+    errors = [b2.EventMonitor(layer.readout, "error_event") for layer in dn.layers]
+    dn.network.add(*errors)
+    learning_steps = 150
+    dn.run(learning_steps, seed=cfg.seed)
+    dn.run(learn=False)
+    ops = dn.synaptic_operations(learning_steps)
     sizes = (CFG.n_inputs,) + CFG.layer_sizes
     for k, row in enumerate(ops, start=1):
         n_pre, n_post = sizes[k - 1], sizes[k]
-        assert row["connections"] == n_pre * n_post
-        assert row["dense_forward_operations"] == row["dense_update_operations"] == n_pre * n_post * N_STEPS
-        assert row["forward_events"] == dn.spikes(k - 1).sum() > 0
-        assert row["forward_operations"] == dn.spikes(k - 1).sum() * n_post
-        learning_events = int(np.count_nonzero(dn.state(k, "err")))
+        assert row["connections"] == n_pre * n_post and row["readout_connections"] == n_post * 3
+        assert row["dense_forward_operations"] == row["dense_update_operations"] == n_pre * n_post * learning_steps
+        assert row["forward_events"] == dn.spikes(k - 1, 0, learning_steps).sum() > 0
+        assert row["forward_operations"] == dn.spikes(k - 1, 0, learning_steps).sum() * n_post
+        learning_events = int(np.count_nonzero(dn.state(k, "err")[:learning_steps]))
         assert row["learning_events"] == learning_events > 0
         assert row["update_operations"] == learning_events * n_pre
-        assert 0 < row["error_events"] <= N_STEPS * 3
+        n_errors = int(np.count_nonzero(errors[k - 1].t < learning_steps * cfg.dt_ms * b2.ms))
+        assert row["error_events"] == n_errors > 0
+        assert row["readout_operations"] == n_post * 3 * learning_steps + n_errors * n_post
+        assert row["dense_readout_operations"] == 2 * n_post * 3 * learning_steps
+    test_steps = N_STEPS - learning_steps
+    for k, row in enumerate(dn.synaptic_operations(test_steps, learning=False), start=1):
+        n_pre, n_post = sizes[k - 1], sizes[k]
+        assert row["forward_events"] == dn.spikes(k - 1, learning_steps, N_STEPS).sum() > 0
+        assert row["forward_operations"] == row["forward_events"] * n_post
+        assert row["readout_operations"] == row["dense_readout_operations"] == n_post * 3 * test_steps
+        assert "update_operations" not in row and "learning_events" not in row
     dense = build_network(CFG, spikes, targets, count_operations=True)
     dense.run(seed=CFG.seed)
     for row in dense.synaptic_operations(N_STEPS):
         assert row["forward_operations"] == row["update_operations"] == row["dense_forward_operations"]
+        assert row["readout_operations"] == row["dense_readout_operations"]
         assert "learning_events" not in row

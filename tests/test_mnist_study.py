@@ -49,6 +49,12 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     assert [e["training_samples"] for e in summary["evaluations"]] == [0, 4, 8]
     assert [e["split"] for e in summary["evaluations"]] == ["validation", "validation", "test"]
     assert len(summary["final_test"]["accuracy_per_layer"]) == 2
+    # synaptic work per training sample (learning on) and, apart, per test presentation (learning off)
+    work = summary["synaptic_operations"]
+    assert work["training"]["samples"] == 8 and work["test"]["samples"] == 4 + 4 + 10
+    for train, test in zip(work["training"]["per_sample"], work["test"]["per_sample"]):
+        assert train["update_operations"] == train["dense_update_operations"] == train["forward_operations"] > 0
+        assert test["forward_operations"] == test["dense_forward_operations"] > 0 and "update_operations" not in test
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["network"]["batch"] == 2 and config["preset"] == "small" and config["study"] == "mnist"
     assert config["schedule"]["train_samples"] == 8 and config["data"]["n_train"] == 20
@@ -62,6 +68,21 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     for name in ("results.npz", "checkpoint.npz", "learned.npz", "accuracy.png", "error.png", "raster.png",
                  "membrane.png", "readouts.png", "input.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_error_triggered_learning_on_the_small_network(tmp_path):
+    """Eq. 6 on the small conv network with 2 replicas (shared kernels): it trains, and summary.json
+    counts the learning and error events and far less update work than Eq. 5's every-step update."""
+    out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--n-validation", "0", "--train-samples", "4",
+               "--batch", "2", "--eval-every", "100", "--learning", "error_triggered", "--optimiser", "sgd",
+               "--lr", "0.01", "--error-threshold", "0.5", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["training_samples"] == 4
+    for row in summary["synaptic_operations"]["training"]["per_sample"]:
+        assert row["learning_events"] > 0 and row["error_events"] > 0
+        assert 0 < row["update_operations"] < row["dense_update_operations"] / 5
+        assert row["readout_operations"] < row["dense_readout_operations"]
 
 
 def test_default_paper_network_trains_and_tests_on_cpp_standalone(tmp_path):

@@ -36,6 +36,12 @@ def test_reduced_regression_reaches_the_target_and_writes_everything(tmp_path):
     assert len(summary["layers"]) == 3
     for layer in summary["layers"]:   # measured 0.057 / 0.035 / 0.021 (first epoch 0.48 / 0.27 / 0.24)
         assert layer["nmse_last_epoch"] <= 0.1 and layer["nmse_last_epoch"] < 0.2 * layer["nmse_first_epoch"], layer
+    # Eq. 5's work per training presentation (500 steps, every connection), the learning-off one apart
+    work = summary["synaptic_operations"]
+    assert work["training"]["samples"] == EPOCHS and work["test"]["samples"] == 1
+    for train, test in zip(work["training"]["per_sample"], work["test"]["per_sample"]):
+        assert train["update_operations"] == train["forward_operations"] == train["connections"] * 500
+        assert test["forward_operations"] == test["connections"] * 500 and "update_operations" not in test
     with np.load(out / "results.npz") as res:
         assert "synthetic" in str(res["data"])
         for k in (1, 2, 3):

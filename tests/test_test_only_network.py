@@ -35,7 +35,11 @@ def test_learning_on_a_test_only_network_is_refused(rng):
     with pytest.raises(ConfigError, match="built for testing only"):
         dn.run(learn=True)
     with pytest.raises(ConfigError, match="plastic=False"):
-        build_network(CFG, np.zeros((10, 288)), [np.zeros((10, 6))] * 2, plastic=False, count_operations=True)
+        build_network(CFG, np.zeros((10, 288)), [np.zeros((10, 6))] * 2, plastic=False, record_kernels=("w",))
+    # it counts the work of test runs only (learning off)
+    counted = build_network(CFG, np.zeros((10, 288)), [np.zeros((10, 6))] * 2, plastic=False, count_operations=True)
+    with pytest.raises(ConfigError, match="count_operations=True and plastic=True"):
+        counted.synaptic_operations(10, learning=True)
 
 
 @pytest.mark.parametrize("device", ["runtime", "cpp_standalone"])
@@ -65,6 +69,8 @@ def test_a_test_only_build_beside_the_plastic_one_tests_alike_bit_for_bit(tmp_pa
         for key in recording:
             np.testing.assert_array_equal(recording[key], recording_test[key], err_msg=key)
         for layer, layer_test in zip(activity, activity_test):
+            # (the work is counted by the test-only build; a plastic build counts its learning runs)
+            assert layer.pop("operations") is None and layer_test.pop("operations")["forward_operations"] > 0
             for key in layer:
                 np.testing.assert_array_equal(layer[key], layer_test[key], err_msg=key)
     again = plastic.run(train_x, labels, starts, plastic.initial_state(), learn=True, seed=5)[1]
