@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import devices, results, stopping
-from .config import ConfigError
+from .checks import ConfigError
 from .training import CHECKPOINT
 
 #: one sentence per field a study exposes (the field's own comment, for --help)

@@ -23,7 +23,7 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices, previous_devices
 
 from .codegen import DecolleStandaloneDevice
-from .config import ConfigError, check_choice, check_index
+from .checks import ConfigError, check_choice, check_index
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 CODEGEN_TARGETS = ("cython", "numpy")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cli, devices, progress, results
+from .checks import ConfigError, check_choice, check_count, check_index
 from .classifier import SharedBuild
-from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count, check_index
+from .config import ConvLayer, NetworkConfig
 from .data.events import FolderFrames, sensor_of
 from .data.gestures import GesturePreprocessing, GestureSamples
 from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test

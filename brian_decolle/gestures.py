@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, progress, results
+from .checks import check_choice, check_count
 from .classifier import SharedBuild
-from .config import ConvLayer, NetworkConfig, check_choice, check_count
+from .config import ConvLayer, NetworkConfig
 from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
                             is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures

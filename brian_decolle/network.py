@@ -53,7 +53,8 @@ from brian2.core.variables import VariableView
 
 from . import devices
 from .build import SCHEDULE, Builder, Layer
-from .config import ConfigError, NetworkConfig, check_burnin
+from .checks import ConfigError
+from .config import NetworkConfig, check_burnin
 from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")

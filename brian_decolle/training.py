@@ -37,9 +37,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import devices, progress, stopping
+from .checks import ConfigError, check_choice, check_count, check_finite, check_non_negative, check_positive
 from .classifier import OnlineClassifier, SampleSource, SharedBuild, votes
-from .config import (ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_non_negative,
-                     check_positive)
+from .config import NetworkConfig
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice
+from ..checks import ConfigError, check_choice
 from .gestures import SPLITS, EventFrames, GesturePreprocessing, frame_transform, import_tonic, read_recording
 
 LAYOUT = ("ROOT/dataset.json  {\"sensor_size\": [width, height, polarities], \"classes\": [names]}; "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice, check_count, check_positive
+from ..checks import ConfigError, check_choice, check_count, check_positive
 
 N_CLASSES = 11
 SENSOR = (128, 128, 2)          # DVS128: width, height, polarities (tonic's sensor_size)
