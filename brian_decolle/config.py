@@ -131,7 +131,8 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """A stack of dense DECOLLE layers, each with its own local readout.
+    """A stack of DECOLLE layers, convolutional ones (conv_layers) then dense ones (layer_sizes), each
+    with its own local readout.
 
     Defaults follow decolle-public (discrete dynamics, fast-sigmoid surrogate,
     the readout reading the spike, smooth-L1 loss, Adamax with betas (0, 0.95)).
