@@ -94,9 +94,9 @@ def adapted(study: EventStudy, sensor, n_classes: int) -> EventStudy:
 def make_source(study: EventStudy, download: bool = False) -> tuple[GestureSamples, str, bool]:
     """The study's samples (the study must be adapted to the data), a description, and whether
     the data are synthetic (the folder's name says so: it holds 'synthetic')."""
-    data, net = study.data, study.network
+    data = study.data
     prep = study.preprocessing(sensor_of(data.data_dir, data.tonic_dataset))
-    kwargs = dict(tonic_name=data.tonic_dataset, seed=net.seed, download=download)
+    kwargs = dict(tonic_name=data.tonic_dataset, download=download)
     train = FolderFrames(data.data_dir, "train", prep, **kwargs)
     test = FolderFrames(data.data_dir, "test", prep, **kwargs)
     if test.n_classes != train.n_classes:
