@@ -120,10 +120,12 @@ def _make_current(device, **options) -> None:
 
 
 def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython",
-           precision: str = "float64", threads: int = 0) -> None:
-    """Make ``device`` the target of the next network build: ``Target(...).select()`` with the
-    runtime device as the default."""
-    Target(device, str(build_dir) if build_dir else None, codegen_target, precision, threads).select()
+           precision: str = "float64", threads: int = 0, loops: str = "blocked") -> None:
+    """Make ``device`` the target of the next network build: an alias of ``Target(...).select()``
+    (which holds the logic) for scripts, the tutorial and the tests, with the runtime device as the
+    default (a Target's default is cpp_standalone, where the studies run)."""
+    Target(device, str(build_dir) if build_dir else None, codegen_target=codegen_target, precision=precision,
+           threads=threads, loops=loops).select()
 
 
 def has_gpu() -> bool:
