@@ -1,7 +1,8 @@
 """Deep Continuous Local Learning (DECOLLE) as Brian2 equations."""
 from importlib import metadata as _metadata
 
-from .config import ConfigError, ConvLayer, LayerSpec, NetworkConfig
+from .checks import ConfigError
+from .config import ConvLayer, LayerSpec, NetworkConfig
 from .network import DecolleNetwork, build_network
 
 try:

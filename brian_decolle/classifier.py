@@ -27,7 +27,8 @@ import numpy as np
 
 from . import devices, progress, runargs
 from .build import SCHEDULE
-from .config import ConfigError, NetworkConfig
+from .checks import ConfigError
+from .config import NetworkConfig
 from .network import build_network
 
 

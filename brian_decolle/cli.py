@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import devices, results, stopping
-from .config import ConfigError
+from .checks import ConfigError
 from .training import CHECKPOINT
 
 #: one sentence per field a study exposes (the field's own comment, for --help)
@@ -46,7 +46,6 @@ HELP = {
     "readout_input": "what each local readout reads: 'spike' (decolle-public), 'sigmoid' (sigma(u), the paper) "
                      "or 'trace' (the filtered spike train)",
     "weight_scale": "initial weights ~ U(+-scale/sqrt(fan_in)); one value, or one per layer",
-    "readout_amplitude": "readout g, c ~ U(+-a/sqrt(fan_in))",
     "burnin_ms": "no learning and no vote during a sample's first ms",
     "reg_u": "membrane regulariser weight",
     "reg_rate": "activity regulariser weight",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, events, gestures, mnist, regression, results
-from .config import ConfigError
+from .checks import ConfigError
 from .training import CHECKPOINT, evaluate, read_checkpoint
 
 #: sub-command -> the study it runs

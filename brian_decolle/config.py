@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import derive
+from .checks import (ConfigError, check_bool, check_choice, check_count, check_decay, check_finite,  # noqa: F401
+                     check_index, check_non_negative, check_positive, per_layer)  # (re-exported)
+
 SURROGATES = ("sigmoid", "fast_sigmoid", "box")
 READOUT_INPUTS = ("sigmoid", "spike", "trace")
 LOSSES = ("mse", "smooth_l1", "custom")  # custom: loss_expr, its rule derived by derive.py
@@ -28,52 +32,6 @@ NEURON_SECTIONS = {
     "continuous": ("model", "sample_start", "threshold", "reset",
                    "input_model", "input_sample_start", "input_threshold", "input_reset"),
 }
-
-
-class ConfigError(ValueError):
-    """A parameter has a value the model cannot use."""
-
-
-def check_choice(name: str, value, allowed) -> None:
-    """One of the allowed values."""
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
-
-
-def check_positive(name: str, value) -> None:
-    """A finite number > 0."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name}={value!r} must be a positive number")
-
-
-def check_finite(name: str, value) -> None:
-    """A finite number (of either sign)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ConfigError(f"{name}={value!r} must be a finite number")
-
-
-def check_non_negative(name: str, value) -> None:
-    """A finite number >= 0."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name}={value!r} must be a number >= 0")
-
-
-def check_decay(name: str, value) -> None:
-    """A decay per step, exp(-dt/tau): in (0, 1)."""
-    if not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ConfigError(f"{name}={value!r} must lie in (0, 1): it is exp(-dt/tau) for a positive tau")
-
-
-def check_index(name: str, value) -> None:
-    """An integer >= 0 (a seed, a padding)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{name}={value!r} must be an integer >= 0")
-
-
-def check_count(name: str, value) -> None:
-    """An integer >= 1 (a size, a number of samples)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name}={value!r} must be a positive integer")
 
 
 @dataclass(frozen=True)
@@ -173,7 +131,8 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """A stack of dense DECOLLE layers, each with its own local readout.
+    """A stack of DECOLLE layers, convolutional ones (conv_layers) then dense ones (layer_sizes), each
+    with its own local readout.
 
     Defaults follow decolle-public (discrete dynamics, fast-sigmoid surrogate,
     the readout reading the spike, smooth-L1 loss, Adamax with betas (0, 0.95)).
@@ -470,8 +429,7 @@ def check_loss(cfg: NetworkConfig) -> None:
                               f"dynamics='discrete', no conv_layers, batch=1, learning='dense' and no output_layer "
                               f"(got dynamics={cfg.dynamics!r}, {len(cfg.conv_layers)} conv layer(s), "
                               f"batch={cfg.batch}, learning={cfg.learning!r}, output_layer={cfg.output_layer})")
-        from .derive import synaptic_for  # (derive imports this module)
-        synaptic_for(cfg)
+        derive.synaptic_for(cfg)
     if cfg.loss != "custom":
         if cfg.loss_expr is not None:
             raise ConfigError(f"loss_expr={cfg.loss_expr!r} is read only with loss='custom' (got loss={cfg.loss!r})")
@@ -479,28 +437,7 @@ def check_loss(cfg: NetworkConfig) -> None:
     if not isinstance(cfg.loss_expr, str) or not cfg.loss_expr.strip():
         raise ConfigError("loss='custom' needs loss_expr, the cost of one readout unit at one step in y, yhat and "
                           "n_out, e.g. loss_expr='(y - yhat)**2/n_out'")
-    from .derive import rule_for  # (derive imports this module)
-    rule = rule_for(cfg)
+    rule = derive.rule_for(cfg)
     if (cfg.conv_layers or cfg.learning == "error_triggered") and (rule.pre != "p_pre" or rule.bias != "1"):
         raise ConfigError(f"the neuron's u gives du/dw = {rule.pre} and du/db = {rule.bias}; convolutions and "
                           "error-triggered learning are written for du/dw = p_pre and du/db = 1")
-
-
-def per_layer(name: str, value, n_layers: int, check, kinds=(int, float)) -> tuple:
-    """One value for every layer, or one per layer: a tuple of n_layers checked values."""
-    if isinstance(value, kinds) and not isinstance(value, (tuple, list)):
-        value = (value,) * n_layers
-    elif isinstance(value, (tuple, list)) and len(value) == 1:
-        value = tuple(value) * n_layers
-    if not isinstance(value, (tuple, list)) or len(value) != n_layers:
-        raise ConfigError(f"{name}={value!r} must be one value or one per layer ({n_layers} layers: conv_layers "
-                          "then layer_sizes)")
-    for k, v in enumerate(value):
-        check(f"{name}[{k}]", v)
-    return tuple(value)
-
-
-def check_bool(name: str, value) -> None:
-    """True or False."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name}={value!r} must be True or False")

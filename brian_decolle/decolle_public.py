@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, ConvLayer, NetworkConfig
+from .checks import ConfigError
+from .config import ConvLayer, NetworkConfig
 
 # torch's typed storages; the dtype of the raw bytes in archive/data/<key>
 STORAGES = {

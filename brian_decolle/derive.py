@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .config import ConfigError
+from . import equations as eq
+from .checks import ConfigError
 
 #: what a cost may read: the readout unit's value, its pseudo-target, and the readout's size
 COST_NAMES = ("y", "yhat", "n_out")
@@ -335,7 +336,6 @@ def _numbers_last(args):
 # ---- what a network config asks for ----------------------------------------------------------
 def rule_for(cfg, output: bool = False) -> Rule:
     """The rule of ``cfg.loss_expr`` with cfg's surrogate and neuron (its own file or ours)."""
-    from . import equations as eq
     u, keep = neuron_of(cfg)
     sigma = eq.expressions("surrogates.eqs", cfg.surrogate)["sigma"]
     return derive_rule(cfg.loss_expr, sigma, u, output=output, keep=keep)
@@ -352,7 +352,6 @@ def neuron_of(cfg) -> tuple[str, tuple[tuple[str, str], ...]]:
     refractory_trace, r and its update from the file's ``decay`` block."""
     from brian2 import Equations
 
-    from . import equations as eq
     neuron_file = cfg.neuron_equations or f"neuron_{cfg.dynamics}.eqs"
     model = Equations(eq.sections(neuron_file)["model"])
     if "u" not in model or model["u"].type != "subexpression":

@@ -23,7 +23,7 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices, previous_devices
 
 from .codegen import DecolleStandaloneDevice
-from .config import ConfigError, check_choice, check_index
+from .checks import ConfigError, check_choice, check_index
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 CODEGEN_TARGETS = ("cython", "numpy")
@@ -120,10 +120,12 @@ def _make_current(device, **options) -> None:
 
 
 def select(device: str = "runtime", build_dir: str | None = None, codegen_target: str = "cython",
-           precision: str = "float64", threads: int = 0) -> None:
-    """Make ``device`` the target of the next network build: ``Target(...).select()`` with the
-    runtime device as the default."""
-    Target(device, str(build_dir) if build_dir else None, codegen_target, precision, threads).select()
+           precision: str = "float64", threads: int = 0, loops: str = "blocked") -> None:
+    """Make ``device`` the target of the next network build: an alias of ``Target(...).select()``
+    (which holds the logic) for scripts, the tutorial and the tests, with the runtime device as the
+    default (a Target's default is cpp_standalone, where the studies run)."""
+    Target(device, str(build_dir) if build_dir else None, codegen_target=codegen_target, precision=precision,
+           threads=threads, loops=loops).select()
 
 
 def has_gpu() -> bool:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cli, devices, progress, results
+from .checks import ConfigError, check_choice, check_count, check_index
 from .classifier import SharedBuild
-from .config import ConfigError, ConvLayer, NetworkConfig, check_choice, check_count, check_index
+from .config import ConvLayer, NetworkConfig
 from .data.events import FolderFrames, sensor_of
 from .data.gestures import GesturePreprocessing, GestureSamples
 from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test
@@ -92,10 +93,10 @@ def adapted(study: EventStudy, sensor, n_classes: int) -> EventStudy:
 
 def make_source(study: EventStudy, download: bool = False) -> tuple[GestureSamples, str, bool]:
     """The study's samples (the study must be adapted to the data), a description, and whether
-    the data are synthetic (the folder's name or dataset.json says so)."""
-    data, net = study.data, study.network
+    the data are synthetic (the folder's name says so: it holds 'synthetic')."""
+    data = study.data
     prep = study.preprocessing(sensor_of(data.data_dir, data.tonic_dataset))
-    kwargs = dict(tonic_name=data.tonic_dataset, seed=net.seed, download=download)
+    kwargs = dict(tonic_name=data.tonic_dataset, download=download)
     train = FolderFrames(data.data_dir, "train", prep, **kwargs)
     test = FolderFrames(data.data_dir, "test", prep, **kwargs)
     if test.n_classes != train.n_classes:

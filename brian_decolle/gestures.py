@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, progress, results
+from .checks import check_choice, check_count
 from .classifier import SharedBuild
-from .config import ConvLayer, NetworkConfig, check_choice, check_count
+from .config import ConvLayer, NetworkConfig
 from .data.gestures import (N_CLASSES, SPLITS, GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir,
                             is_synthetic)
 from .data.synthetic_gestures import write_synthetic_gestures
@@ -79,9 +80,9 @@ def preset(name: str = "cpu") -> GestureStudy:
 
 def make_source(study: GestureStudy, download: bool = False) -> tuple[GestureSamples, str, bool]:
     """The study's samples, a description of the data, and whether they are the SYNTHETIC stand-in."""
-    net, data, prep = study.network, study.data, study.preprocessing()
-    train = GestureFrames(data.data_dir, "train", prep, seed=net.seed, download=download)
-    test = GestureFrames(data.data_dir, "test", prep, seed=net.seed, download=download)
+    data, prep = study.data, study.preprocessing()
+    train = GestureFrames(data.data_dir, "train", prep, download=download)
+    test = GestureFrames(data.data_dir, "test", prep, download=download)
     synthetic = is_synthetic(data.data_dir)
     described = (f"{'SYNTHETIC stand-in for ' if synthetic else ''}DVS Gesture in {Path(data.data_dir).resolve()}: "
                  f"{len(train)} train / {len(test)} test recordings, {prep.frames} frames")

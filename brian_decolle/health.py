@@ -21,7 +21,8 @@ FAST_HZ = 300.0           # a unit above this rate fires at most every third ste
 
 
 class Activity:
-    """Spike counts and membrane sums of every layer, added up over runs."""
+    """Spike counts and membrane sums of every layer, added up over runs. Its methods take a layer's
+    number, 1-based as everywhere else (``LayerSpec.index``, ``layerN_...``, summary.json)."""
 
     def __init__(self, cfg: NetworkConfig):
         self.cfg = cfg
@@ -45,30 +46,38 @@ class Activity:
             self.n_values[k] += rec["n_counted"] * u_sum.size
         self.unit_steps += n_samples * steps
 
-    def rate_hz(self, k: int) -> float:
-        """Mean firing rate of layer k's (0-based) output units."""
+    def _position(self, layer: int) -> int:
+        """Where layer number ``layer`` (1-based) sits in the per-layer lists."""
+        if not 1 <= layer <= self.cfg.n_layers:
+            raise IndexError(f"layer {layer!r}: the network has layers 1 to {self.cfg.n_layers}")
+        return layer - 1
+
+    def rate_hz(self, layer: int) -> float:
+        """Mean firing rate of the layer's output units."""
+        k = self._position(layer)
         spec = self.cfg.layers[k]
         return float(self.counts[k].sum() / max(spec.n_outputs * self.unit_steps * self.cfg.dt_s, 1e-12))
 
-    def unit_rates_hz(self, k: int) -> np.ndarray:
-        """Each output unit's firing rate in layer k (0-based), over all samples counted."""
-        return self.counts[k] / max(self.unit_steps * self.cfg.dt_s, 1e-12)
+    def unit_rates_hz(self, layer: int) -> np.ndarray:
+        """Each output unit's firing rate in the layer, over all samples counted."""
+        return self.counts[self._position(layer)] / max(self.unit_steps * self.cfg.dt_s, 1e-12)
 
-    def channel_rates_hz(self, k: int) -> np.ndarray:
-        """The mean firing rate of each channel of layer k (0-based; a dense layer: of each neuron)."""
-        spec = self.cfg.layers[k]
-        return self.unit_rates_hz(k).reshape(spec.output_shape[0], -1).mean(axis=1)
+    def channel_rates_hz(self, layer: int) -> np.ndarray:
+        """The mean firing rate of each channel of the layer (a dense layer: of each neuron)."""
+        spec = self.cfg.layers[self._position(layer)]
+        return self.unit_rates_hz(layer).reshape(spec.output_shape[0], -1).mean(axis=1)
 
-    def rates(self, k: int) -> dict:
-        """The rate distribution of layer k (0-based): mean, median and 95th percentile (Hz), the
+    def rates(self, layer: int) -> dict:
+        """The rate distribution of the layer: mean, median and 95th percentile (Hz), the
         fractions of units above FAST_HZ and of silent units (no spike in any sample)."""
-        rates = self.unit_rates_hz(k)
-        return {"rate_hz": self.rate_hz(k), "rate_median_hz": float(np.median(rates)),
+        rates = self.unit_rates_hz(layer)
+        return {"rate_hz": self.rate_hz(layer), "rate_median_hz": float(np.median(rates)),
                 "rate_p95_hz": float(np.percentile(rates, 95)),
                 "fast_fraction": float(np.mean(rates > FAST_HZ)), "silent_fraction": float(np.mean(rates == 0))}
 
-    def membrane(self, k: int) -> tuple[float, float]:
-        """Mean and standard deviation of u of layer k (0-based) over neurons and counted steps."""
+    def membrane(self, layer: int) -> tuple[float, float]:
+        """Mean and standard deviation of u of the layer over neurons and counted steps."""
+        k = self._position(layer)
         n = max(self.n_values[k], 1.0)
         mean = self.u_sum[k] / n
         return float(mean), float(np.sqrt(max(self.u_sq[k] / n - mean ** 2, 0.0)))
@@ -79,9 +88,9 @@ def layer_health(activity: Activity, state: dict[str, np.ndarray]) -> list[dict]
     for the non-spiking output layer), u_mean, u_std,
     weight_range, bias_range and the PERCENTILES of weights and biases (None without biases)."""
     cfg, out = activity.cfg, []
-    for k, spec in enumerate(cfg.layers):
-        u_mean, u_std = activity.membrane(k)
-        rates = activity.rates(k)
+    for spec in cfg.layers:
+        u_mean, u_std = activity.membrane(spec.index)
+        rates = activity.rates(spec.index)
         if spec.is_output:
             rates.update(fast_fraction=None, silent_fraction=None)
         w = state[f"layer{spec.index}_w"]

@@ -35,8 +35,8 @@ def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: float, iterations: int, seed: int,
          report: Callable[[str], None], u_mean: float = 0.0, u_std: float = 1.0,
          rate_hz: float | None = None) -> tuple[dict, dict]:
-    """The initialised state and a log {layer: {before, after, iterations}} of u's mean and std and
-    the firing rate. measure(state) runs the network on the same training samples and returns
+    """The initialised state and a log {layer number (from 1): {before, after, measurements}} of u's mean
+    and std and the firing rate. measure(state) runs the network on the same training samples and returns
     their Activity. rate_hz: after the scaling, each channel's bias (a dense layer: each neuron's) is
     shifted until the channel's mean firing rate is within ``tolerance`` (relative) of rate_hz, instead
     of reaching u_mean (u includes the refractory state, which pulls a fast unit's u back to the
@@ -52,13 +52,14 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
             state[f"layer{spec.index}_w"] = dn.stored_layout(spec.index, orthogonal(shape, rng))
     log = {}
     activity = measure(state)
-    for k, spec in enumerate(cfg.layers):
+    for spec in cfg.layers:
         if spec.is_output:
             continue
-        w, b = f"layer{spec.index}_w", f"layer{spec.index}_b"
+        layer = spec.index
+        w, b = f"layer{layer}_w", f"layer{layer}_b"
         done = 0
         for done in range(1, iterations + 1):
-            mean, std = activity.membrane(k)
+            mean, std = activity.membrane(layer)
             # (without a bias there is nothing to shift: only the std is reached)
             if abs(std - u_std) <= tolerance and (abs(mean - u_mean) <= tolerance or b not in state):
                 break
@@ -68,28 +69,29 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
                 state[b] = (state[b] - mean) * gain + u_mean
             activity = measure(state)
         if rate_hz is not None and b in state:
-            activity, shifts = _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, 2 * iterations)
+            activity, shifts = _shift_to_rate(layer, state, b, rate_hz, activity, measure, tolerance,
+                                              2 * iterations)
             done += shifts
-        old, new = _summary(before, k), _summary(activity, k)
-        log[spec.index] = {"before": old, "after": new, "measurements": done}
-        report(f"initialisation (LSUV) layer {spec.index}: u mean {old['u_mean']:.2f} -> {new['u_mean']:.2f}, "
+        old, new = _summary(before, layer), _summary(activity, layer)
+        log[layer] = {"before": old, "after": new, "measurements": done}
+        report(f"initialisation (LSUV) layer {layer}: u mean {old['u_mean']:.2f} -> {new['u_mean']:.2f}, "
                f"std {old['u_std']:.2f} -> {new['u_std']:.2f}, rate {old['rate_hz']:.1f} -> {new['rate_hz']:.1f} Hz "
                f"(median {new['rate_median_hz']:.0f} Hz, {new['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
                f"{new['silent_fraction']:.0%} silent)")
     return state, log
 
 
-def _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, budget) -> tuple[Activity, int]:
-    """Shift each bias of layer k (0-based; one per channel, a dense layer's one per neuron) until the mean
+def _shift_to_rate(layer, state, b, rate_hz, activity, measure, tolerance, budget) -> tuple[Activity, int]:
+    """Shift each bias of the layer (numbered from 1; one per channel, a dense layer's one per neuron) until the mean
     rate of the units it drives is within tolerance (relative) of rate_hz. A rate grows with its bias, so
     each offset is bracketed by steps that double, then bisected; the channels do not drive each other,
     so one measurement serves all of them. Returns the last measurement and how many were made (at most
     budget)."""
     base = state[b].copy()
-    step = max(activity.membrane(k)[1], 1e-3)   # the first step: one standard deviation of u
+    step = max(activity.membrane(layer)[1], 1e-3)   # the first step: one standard deviation of u
     low, high, offset = np.full(len(base), -np.inf), np.full(len(base), np.inf), np.zeros(len(base))
     for n in range(1, budget + 1):
-        rates = activity.channel_rates_hz(k)
+        rates = activity.channel_rates_hz(layer)
         reached = np.abs(rates - rate_hz) <= tolerance * rate_hz
         if reached.all():
             return activity, n - 1
@@ -103,6 +105,6 @@ def _shift_to_rate(k, state, b, rate_hz, activity, measure, tolerance, budget) -
     return activity, budget
 
 
-def _summary(activity: Activity, k: int) -> dict:
-    mean, std = activity.membrane(k)
-    return {"u_mean": mean, "u_std": std, **activity.rates(k)}
+def _summary(activity: Activity, layer: int) -> dict:
+    mean, std = activity.membrane(layer)
+    return {"u_mean": mean, "u_std": std, **activity.rates(layer)}

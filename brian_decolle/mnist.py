@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 
 from . import cli, devices, progress, results
+from .checks import check_choice, check_count, check_positive
 from .classifier import SharedBuild
-from .config import ConvLayer, NetworkConfig, check_choice, check_count, check_positive
+from .config import ConvLayer, NetworkConfig
 from .data.mnist import (IMAGE_SHAPE, MAX_RATE_HZ, N_CLASSES, PRESENTATION_MS, TEST_PRESENTATION_MS, PoissonDigits,
                          check_bundled_split, check_mnist_dir, load_split)
 from .training import ClassificationStudy, Schedule, check_resume, decolle_recipe, train_and_test

@@ -19,12 +19,16 @@ reset                 resets       q += gain; remember the spike for r
 dropout               end, 0       mask_i redrawn
 readout               end, 10      y_k = sum_i g_ki mask_i a_i + c_k  (and the layer's mean
                                    logistic(u) for the activity regulariser)
-readout error         end, 20      delta_k = dL/dy_k against the pseudo-target
+readout error         end, 20      delta_k = dL/dy_k against the pseudo-target (a derived
+                                   cost with readout-wide sums: only the pseudo-target here)
+readout sums          end, 21      a derived cost's sums over the units of each readout
+readout back sums     end, 22      the second sums their derivatives read, sum_l dL_l/dZ
+readout delta         end, 23      with such sums: delta_k = dL/dy_k, after them
 error events          end, 25      error-triggered: delta_k into the accumulator; events of
                                    n_k whole thresholds (s+ - s-)
+modulation reset      end, 28      error-triggered: m_i = 0 before the events arrive
 modulation            end, 30      m_i = sum_k g_ki delta_k  (and the regulariser flag);
-                                   error-triggered: m_i = 0 at 28, then the events add
-                                   g_ki theta n_k
+                                   error-triggered: the events add g_ki theta n_k
 neuron error          end, 40      err_i = sigma'(u_i) mask_i m_i + regulariser terms
 learning events       end, 45      error-triggered: a custom event where err_i != 0
 pooled error          end, 50      under a max-pool: the winning member takes the pooled err
@@ -32,6 +36,7 @@ monitors              end, 60      record the state the update is about to use
 gradient              end, 70      shared kernels and biases sum err_i p_j and err_i
 update                end, 90      w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax);
                                    error-triggered: on the learning events only
+history traces        end, 95      refractory_trace: d r_i/d w_ij for the next step
 ====================  ===========  ==================================================
 
 Because p only ever reads q of the previous step, all layers threshold in the
@@ -53,7 +58,8 @@ from brian2.core.variables import VariableView
 
 from . import devices
 from .build import SCHEDULE, Builder, Layer
-from .config import ConfigError, NetworkConfig, check_burnin
+from .checks import ConfigError
+from .config import NetworkConfig, check_burnin
 from .convolution import make_shared_layer
 
 NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")

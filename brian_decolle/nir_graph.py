@@ -72,7 +72,8 @@ import math
 
 import numpy as np
 
-from .config import ConfigError, ConvLayer, NetworkConfig
+from .checks import ConfigError
+from .config import ConvLayer, NetworkConfig
 
 INSTALL = "install the extra: pip install 'brian-decolle[nir]'"
 SOURCE = "brian_decolle"

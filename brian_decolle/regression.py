@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, progress, results, stopping
-from .config import ConfigError, NetworkConfig, check_count, check_positive
+from .checks import ConfigError, check_count, check_positive
+from .config import NetworkConfig
 from .network import build_network
 
 RECORDED_STATES = ("u", "p", "sg", "m", "err")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError
+from .checks import ConfigError
 
 PACKAGES = ("brian-decolle", "brian2", "brian2cuda", "numpy", "tonic")
 

@@ -18,7 +18,7 @@ import brian2 as b2
 from brian2.devices.device import reset_device
 import numpy as np
 
-from .config import ConfigError
+from .checks import ConfigError
 
 
 @contextlib.contextmanager

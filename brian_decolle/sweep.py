@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, devices, events, gestures, mnist, progress, regression, results, runargs
+from .checks import ConfigError
 from .classifier import SharedBuild
-from .config import ConfigError
 from .data.events import sensor_of
 from .data.gestures import SPLITS, check_data_dir
 

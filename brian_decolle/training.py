@@ -1,6 +1,6 @@
 """Online classification with DECOLLE: labelled spike trains in, accuracy per layer out.
 
-Shared by the Poisson-MNIST and DVS Gesture studies. Every layer's local
+Shared by the Poisson-MNIST, DVS Gesture and event-dataset (events) studies. Every layer's local
 readout learns the one-hot class label as its pseudo-target at every step after
 the burn-in; a sample's class, per layer, is the majority vote of the per-step
 argmax of the readout after the burn-in (decolle-public's test).
@@ -37,9 +37,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import devices, progress, stopping
+from .checks import ConfigError, check_choice, check_count, check_finite, check_non_negative, check_positive
 from .classifier import OnlineClassifier, SampleSource, SharedBuild, votes
-from .config import (ConfigError, NetworkConfig, check_choice, check_count, check_finite, check_non_negative,
-                     check_positive)
+from .config import NetworkConfig
 from .health import Activity, layer_health, warnings
 from .initialisation import lsuv
 from .results import add_operations

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 MODULES = (
-    "brian_decolle.config", "brian_decolle.network", "brian_decolle.devices", "brian_decolle.equations",
+    "brian_decolle.checks", "brian_decolle.config", "brian_decolle.network", "brian_decolle.devices",
+    "brian_decolle.equations",
     "brian_decolle.build", "brian_decolle.convolution", "brian_decolle.classifier", "brian_decolle.training",
     "brian_decolle.initialisation", "brian_decolle.health", "brian_decolle.results", "brian_decolle.progress",
     "brian_decolle.codegen", "brian_decolle.stopping", "brian_decolle.cli", "brian_decolle.commands",

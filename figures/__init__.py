@@ -19,7 +19,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from brian_decolle.config import ConfigError
+from brian_decolle.checks import ConfigError
 
 from . import classification, regression
 

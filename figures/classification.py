@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from brian_decolle.classifier import votes
-from brian_decolle.config import ConfigError
+from brian_decolle.checks import ConfigError
 from brian_decolle.health import RATE_WARNING_HZ, SILENT_WARNING
 
 SILENT_TITLE = "no layer-1 spike in this test sample"

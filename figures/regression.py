@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from brian_decolle.config import ConfigError
+from brian_decolle.checks import ConfigError
 
 # the study only ever learns from generated spikes; every title says so
 SYNTHETIC = "SYNTHETIC Poisson input"

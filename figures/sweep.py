@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from brian_decolle.config import ConfigError
+from brian_decolle.checks import ConfigError
 
 #: the summary flags (sweep.csv columns) that say a task learned from synthetic input or data, and what the
 #: title then says

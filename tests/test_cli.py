@@ -60,6 +60,11 @@ def test_help_shows_every_default():
         assert fragment in text, fragment
 
 
+def test_every_option_has_its_help_and_every_help_an_option():
+    options = {option.split(".")[1] for study in STUDIES for option in study.options}
+    assert set(cli.HELP) == options
+
+
 @pytest.mark.parametrize("study", [mnist.STUDY, gestures.STUDY, events.STUDY], ids=lambda s: s.name)
 def test_the_decolle_preset_sets_the_reference_recipe_and_options_still_win(study):
     composed = _compose(study, "--preset", "decolle", "--dropout", "0.2")

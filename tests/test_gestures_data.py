@@ -27,12 +27,17 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def train(data_dir):
-    return GestureFrames(data_dir, "train", seed=3)
+    return GestureFrames(data_dir, "train")
 
 
 @pytest.fixture(scope="module")
 def test_set(data_dir):
     return GestureFrames(data_dir, "test")
+
+
+def whole(frames, i):
+    """Every frame of recording i."""
+    return frames.window(i, 0, int(frames.n_frames[i]))
 
 
 @pytest.fixture
@@ -75,15 +80,16 @@ def test_synthetic_writer_refuses_real_data_and_too_small_sets(tmp_path):
 
 def test_samples_have_the_paper_shapes_and_every_class(train, test_set):
     assert len(train) == len(test_set) == 110
-    frames, label = train[0]
+    frames = train.window(0, 100, 500)
     assert frames.shape == (500, 2, 32, 32) and frames.dtype == np.float32
-    assert test_set[0][0].shape == (1800, 2, 32, 32)
     for data, users in ((train, range(1, 6)), (test_set, range(24, 29))):
         assert np.array_equal(np.bincount(data.labels), np.full(11, 10))
         assert sorted(set(data.users.tolist())) == list(users)
-    x, y = test_set.batch([0, 5, 17])
-    assert x.shape == (3, 1800, 2, 32, 32) and y.tolist() == test_set.labels[[0, 5, 17]].tolist()
-    assert (x.sum(axis=(1, 2, 3, 4)) > 500).all()              # ~1000 events/s reach the window
+    samples = GestureSamples(train, test_set)
+    for index in (0, 5, 17):   # the study's samples: flat frames of the test window
+        x, y = samples.test_sample(index, 1800)
+        assert x.shape == (1800, 2 * 32 * 32) and y == test_set.labels[samples.test_order[index]]
+        assert x.sum() > 500                                   # ~1000 events/s reach the window
 
 
 def test_frames_are_tonics_events_pooled_to_32x32_in_1ms_bins(data_dir, test_set):
@@ -95,36 +101,25 @@ def test_frames_are_tonics_events_pooled_to_32x32_in_1ms_bins(data_dir, test_set
         expected = np.zeros((t[-1], 2, 32, 32))
         x, y, p = (events[keep, :3].astype(int).T)
         np.add.at(expected, (t[keep], p, y // 4, x // 4), 1)
-        assert np.array_equal(test_set.recording(i), expected)
+        assert np.array_equal(whole(test_set, i), expected)
         assert test_set.labels[i] == int(test_set.files[i].split("/")[-1][:-4])
 
 
 def test_test_window_is_the_start_of_the_recording_zero_padded(data_dir, test_set):
-    for i in range(0, 110, 10):
+    samples = GestureSamples(test_set, test_set)
+    for index in range(0, 110, 10):
+        i = samples.test_order[index]
         assert test_set.n_frames[i] >= 1800
-        assert np.array_equal(test_set[i][0], test_set.recording(i)[:1800])
+        x, _ = samples.test_sample(index, 1800)
+        assert np.array_equal(x, whole(test_set, i)[:1800].reshape(1800, -1))
     longer = GestureFrames(data_dir, "test", GesturePreprocessing(test_window_ms=2500.0))
     assert longer.from_cache                              # window lengths do not change the cache
-    frames, n = longer[3][0], longer.n_frames[3]
+    frames, n = longer.window(3, 0, 2500), longer.n_frames[3]
     assert frames.shape == (2500, 2, 32, 32) and n < 2500
-    assert np.array_equal(frames[:n], test_set.recording(3)) and not frames[n:].any()
+    assert np.array_equal(frames[:n], whole(test_set, 3)) and not frames[n:].any()
 
 
-def test_train_windows_are_random_and_repeat_with_the_seed(data_dir, train):
-    a, b, c = (GestureFrames(data_dir, "train", seed=s) for s in (7, 7, 8))
-    starts = [a.window_start(i) for i in range(len(a))]
-    assert all(0 <= s <= n - 500 for s, n in zip(starts, a.n_frames)) and len(set(starts)) > 50
-    for i in range(len(b) - 2):                            # b draws the same starts, in the same order
-        frames, label = b[i]
-        if i in (0, 1, 42, 107):
-            assert label == a.labels[i]
-            assert np.array_equal(frames, a.recording(i)[starts[i]:starts[i] + 500])
-    x, _ = b.batch([108, 109])                             # batches draw from the same sequence
-    assert np.array_equal(x[1], a.window(109, starts[109]))
-    assert [c.window_start(i) for i in range(len(c))] != starts
-
-
-def test_study_and_dataset_draw_training_windows_with_the_shared_function(data_dir, train, test_set):
+def test_training_windows_start_where_the_sample_seed_says(train, test_set):
     samples = GestureSamples(train, test_set)
     starts = []
     for i, seed in ((0, 0), (1, 5), (42, 1_000_003), (107, 12345)):
@@ -132,17 +127,15 @@ def test_study_and_dataset_draw_training_windows_with_the_shared_function(data_d
         x, label = samples.train_sample(i, 200, seed)        # the study's per-sample seed
         assert x.shape == (200, 2 * 32 * 32) and label == train.labels[i]
         assert np.array_equal(x, train.window(i, start, 200).reshape(200, -1))
+        assert np.array_equal(samples.train_sample(i, 200, seed)[0], x)   # the same seed, the same window
         starts.append(start)
     assert len(set(starts)) > 1 and 0 <= min(starts) and max(starts) <= min(train.n_frames) - 200
-    fresh = GestureFrames(data_dir, "train", seed=9)          # the dataset's own seeded sequence of draws
-    rng = np.random.default_rng(9)
-    assert [fresh.window_start(i) for i in range(5)] == [random_window_start(fresh.n_frames[i], 500, rng)
-                                                          for i in range(5)]
+    assert len({random_window_start(train.n_frames[0], 200, seed) for seed in range(20)}) > 5
 
 
 def test_binary_frames_clip_the_counts(data_dir, test_set):
     binary = GestureFrames(data_dir, "test", GesturePreprocessing(frames="binary"))
-    counts, clipped = test_set[8][0], binary[8][0]
+    counts, clipped = test_set.window(8, 0, 1800), binary.window(8, 0, 1800)
     assert counts.max() > 1                                # so the two options really differ
     assert np.array_equal(clipped, (counts > 0).astype(np.float32))
 
@@ -164,14 +157,14 @@ def test_cache_is_written_then_read_without_rebinning(data_dir, test_set, monkey
     monkeypatch.setattr(tonic.transforms.ToFrame, "__call__", lambda *a: pytest.fail("binned again"))
     again = GestureFrames(data_dir, "test")
     assert again.from_cache and again.cache_path == test_set.cache_path
-    assert all(np.array_equal(again.recording(i), test_set.recording(i)) for i in range(0, 110, 7))
+    assert all(np.array_equal(whole(again, i), whole(test_set, i)) for i in range(0, 110, 7))
 
 
 def test_first_load_works_offline_into_a_given_cache_dir(data_dir, test_set, tmp_path, no_network):
     fresh = GestureFrames(data_dir, "test", cache_dir=tmp_path / "cache")
     assert not fresh.from_cache and fresh.cache_path.parent == tmp_path / "cache" and fresh.cache_path.is_file()
     assert fresh.files == test_set.files
-    assert all(np.array_equal(fresh.recording(i), test_set.recording(i)) for i in range(0, 110, 9))
+    assert all(np.array_equal(whole(fresh, i), whole(test_set, i)) for i in range(0, 110, 9))
 
 
 def _too_few_files(path, source):

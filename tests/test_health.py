@@ -45,10 +45,10 @@ def test_lsuv_gives_unit_std_and_zero_mean_membranes():
     lines = []
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=10, seed=0, report=lines.append)
     after = measure(state)
-    for k in range(CFG.n_layers):
-        mean, std = after.membrane(k)
-        assert abs(std - 1) <= 0.1 and abs(mean) <= 0.1, (k, mean, std)
-        assert log[k + 1]["after"]["u_std"] == pytest.approx(std)
+    for layer in range(1, CFG.n_layers + 1):
+        mean, std = after.membrane(layer)
+        assert abs(std - 1) <= 0.1 and abs(mean) <= 0.1, (layer, mean, std)
+        assert log[layer]["after"]["u_std"] == pytest.approx(std)
     assert len(lines) == 2 and "LSUV" in lines[0]
     assert abs(log[1]["before"]["u_std"] - 1) > 0.1, "the test must start away from the target"
 
@@ -59,10 +59,10 @@ def test_lsuv_reaches_other_targets():
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.05, iterations=10, seed=0,
                       report=lambda line: None, u_mean=-0.5, u_std=0.3)
     after = measure(state)
-    for k in range(CFG.n_layers):
-        mean, std = after.membrane(k)
-        assert abs(std - 0.3) <= 0.05 and abs(mean + 0.5) <= 0.05, (k, mean, std)
-        assert set(log[k + 1]["after"]) >= {"rate_median_hz", "rate_p95_hz", "fast_fraction", "silent_fraction"}
+    for layer in range(1, CFG.n_layers + 1):
+        mean, std = after.membrane(layer)
+        assert abs(std - 0.3) <= 0.05 and abs(mean + 0.5) <= 0.05, (layer, mean, std)
+        assert set(log[layer]["after"]) >= {"rate_median_hz", "rate_p95_hz", "fast_fraction", "silent_fraction"}
 
 
 def test_lsuv_reaches_a_target_rate():
@@ -71,9 +71,9 @@ def test_lsuv_reaches_a_target_rate():
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=8, seed=0,
                       report=lambda line: None, u_std=0.5, rate_hz=40.0)
     after = measure(state)
-    for k in range(CFG.n_layers):   # every channel (dense: every neuron) at the target
-        assert np.all(np.abs(after.channel_rates_hz(k) - 40.0) <= 4.0), (k, after.channel_rates_hz(k))
-        assert log[k + 1]["after"]["rate_hz"] == pytest.approx(after.rate_hz(k))
+    for layer in range(1, CFG.n_layers + 1):   # every channel (dense: every neuron) at the target
+        assert np.all(np.abs(after.channel_rates_hz(layer) - 40.0) <= 4.0), (layer, after.channel_rates_hz(layer))
+        assert log[layer]["after"]["rate_hz"] == pytest.approx(after.rate_hz(layer))
     assert abs(log[1]["before"]["rate_hz"] - 40.0) > 4.0, "the test must start away from the target"
 
 
@@ -85,12 +85,15 @@ def test_rate_distribution_counts_each_unit():
     recording = [{"counts": counts, "u_sum": np.zeros(4 * 64), "u_sq": np.zeros(4 * 64), "n_counted": 1},
                  {"counts": np.full(12, 2.0), "u_sum": np.zeros(12), "u_sq": np.zeros(12), "n_counted": 1}]
     activity.add(recording, 1, 100)
-    rates = activity.rates(0)
+    rates = activity.rates(1)
     assert rates["fast_fraction"] == 20 / 64 and rates["silent_fraction"] == 44 / 64
     assert rates["rate_median_hz"] == 0 and rates["rate_p95_hz"] == 500
     assert rates["rate_hz"] == pytest.approx((16 * 500 + 4 * 400) / 64)
-    assert activity.rates(1) == {"rate_hz": 20.0, "rate_median_hz": 20.0, "rate_p95_hz": 20.0, "fast_fraction": 0.0,
+    assert activity.rates(2) == {"rate_hz": 20.0, "rate_median_hz": 20.0, "rate_p95_hz": 20.0, "fast_fraction": 0.0,
                                  "silent_fraction": 0.0}
+    for layer in (0, 3):   # layers are numbered from 1, as in LayerSpec.index and summary.json
+        with pytest.raises(IndexError, match="layers 1 to 2"):
+            activity.rates(layer)
 
 
 def test_health_warns_about_silent_and_racing_layers():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice
+from ..checks import ConfigError, check_choice
 from .gestures import SPLITS, EventFrames, GesturePreprocessing, frame_transform, import_tonic, read_recording
 
 LAYOUT = ("ROOT/dataset.json  {\"sensor_size\": [width, height, polarities], \"classes\": [names]}; "
@@ -112,9 +112,9 @@ class FolderFrames(EventFrames):
     """One split of a folder of recordings, or of a tonic dataset, as frames (see EventFrames)."""
 
     def __init__(self, data_dir: str | os.PathLike, split: str, prep: GesturePreprocessing, *,
-                 tonic_name: str | None = None, cache_dir=None, seed: int = 0, download: bool = False):
+                 tonic_name: str | None = None, cache_dir=None, download: bool = False):
+        check_choice("split", split, SPLITS)
         self.prep, self.split, self.data_dir = prep, split, Path(data_dir)
-        self.n_steps = prep.n_steps(split)
         transform = frame_transform(prep)
         if tonic_name is None:
             dataset = EventFolder(data_dir, split, transform)
@@ -132,7 +132,7 @@ class FolderFrames(EventFrames):
         labels = np.array([int(dataset.targets[i]) for i in order], dtype=np.int64)
         self.users = np.arange(len(order))   # no speakers or users: every recording is its own group
         cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
-        self._load(dataset, order, location, files, labels, cache_dir, seed)
+        self._load(dataset, order, location, files, labels, cache_dir)
 
     def held_out(self, n: int) -> np.ndarray:
         """n recordings, a seeded choice spread over the classes."""

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice, check_count, check_positive
+from ..checks import ConfigError, check_choice, check_count, check_positive
 
 N_CLASSES = 11
 SENSOR = (128, 128, 2)          # DVS128: width, height, polarities (tonic's sensor_size)
@@ -117,11 +117,6 @@ class GesturePreprocessing:
         width, height, polarities = self.sensor
         return polarities, height // self.downsample, width // self.downsample
 
-    def n_steps(self, split: str) -> int:
-        check_choice("split", split, SPLITS)
-        window = self.train_window_ms if split == "train" else self.test_window_ms
-        return int(round(window / self.dt_ms))
-
 
 def random_window_start(n_frames: int, n_steps: int, rng: np.random.Generator | int) -> int:
     """First frame of a training window of n_steps frames in a recording of n_frames frames.
@@ -136,21 +131,20 @@ def random_window_start(n_frames: int, n_steps: int, rng: np.random.Generator | 
 
 
 class EventFrames:
-    """One split of an event dataset as frames, (n_steps, polarities, H, W) float32, cut from a
+    """One split of an event dataset as frames, (polarities, H, W) float32 per step, cut from a
     sparse on-disk cache of every recording's frames.
 
-    ``ds[i]`` is ``(frames, label)``: for 'train' a window starting at a random
-    frame drawn from this object's seeded generator (so the same seed gives the
-    same sequence of windows), for 'test' the window starting at the first event.
-    A window running past the end of a recording is zero-padded, as
-    torchneuromorphic does, so that every sample has exactly n_steps frames.
+    :meth:`window` cuts n_steps frames of a recording from a given frame; a window running
+    past the end of the recording is zero-padded, as torchneuromorphic does, so that every
+    sample has exactly n_steps frames. Where the windows start is the caller's choice
+    (:class:`GestureSamples`: seeded random starts for training, the first event for tests).
     Subclasses find the recordings (files, labels, a tonic-like dataset) and call ``_load``.
     """
 
     n_classes: int
 
     def _load(self, dataset, order: Sequence[int], location: Path, files: tuple, labels: np.ndarray,
-              cache_dir: Path, seed: int) -> None:
+              cache_dir: Path) -> None:
         """Bin the recordings once (``dataset[i]`` gives frames), or read them from the cache."""
         self.files, self.labels = files, labels
         self.cache_path = cache_dir / f"{self.split}_{_cache_key(location, self.files, self.prep)}.npz"
@@ -163,7 +157,6 @@ class EventFrames:
                                   "delete it to rebuild")
             self._frame, self._pixel, self._count = cache["frame"], cache["pixel"], cache["count"]
             self._offsets, self.n_frames = cache["offsets"], cache["n_frames"]
-        self.rng = np.random.default_rng(seed)
 
     def held_out(self, n: int) -> np.ndarray:
         """A mask of the recordings held out for validation (n of whatever unit the dataset groups by)."""
@@ -172,57 +165,32 @@ class EventFrames:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def window(self, i: int, start: int, n_steps: int | None = None) -> np.ndarray:
-        """Frames start .. start+n_steps of recording i, (n_steps, 2, H, W) float32, zero-padded."""
-        n = self.n_steps if n_steps is None else n_steps
-        out = np.zeros((n, *self.prep.shape), dtype=np.float32)
-        self._fill(out.reshape(n, -1), i, start)
-        return out
-
-    def _fill(self, out: np.ndarray, i: int, start: int) -> None:
-        """Write the window of recording i that starts at `start` into zeroed out (n_steps, pixels)."""
+    def window(self, i: int, start: int, n_steps: int) -> np.ndarray:
+        """Frames start .. start+n_steps of recording i, (n_steps, polarities, H, W) float32, zero-padded
+        (the whole recording: start 0, n_steps ``n_frames[i]``)."""
+        out = np.zeros((n_steps, *self.prep.shape), dtype=np.float32)
+        flat = out.reshape(n_steps, -1)
         lo, hi = self._offsets[i], self._offsets[i + 1]
         frame = self._frame[lo:hi]
-        a, b = np.searchsorted(frame, [start, start + len(out)])
+        a, b = np.searchsorted(frame, [start, start + n_steps])
         values = self._count[lo + a:lo + b] if self.prep.frames == "counts" else 1.0
-        out[frame[a:b] - start, self._pixel[lo + a:lo + b]] = values
-
-    def recording(self, i: int) -> np.ndarray:
-        """All frames of recording i, (n_frames[i], 2, H, W) float32."""
-        return self.window(i, 0, int(self.n_frames[i]))
-
-    def window_start(self, i: int) -> int:
-        """First frame of the next window of recording i: random for 'train', 0 for 'test'."""
-        if self.split == "test":
-            return 0
-        return random_window_start(self.n_frames[i], self.n_steps, self.rng)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
-        return self.window(i, self.window_start(i)), int(self.labels[i])
-
-    def batch(self, indices: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Samples stacked: frames (batch, n_steps, 2, H, W) float32 and labels (batch,) int64."""
-        indices = [int(i) for i in indices]
-        frames = np.zeros((len(indices), self.n_steps, *self.prep.shape), dtype=np.float32)
-        for out, i in zip(frames.reshape(len(indices), self.n_steps, -1), indices):
-            self._fill(out, i, self.window_start(i))   # filled in place: a test batch is large
-        return frames, self.labels[indices]
-
+        flat[frame[a:b] - start, self._pixel[lo + a:lo + b]] = values
+        return out
 
 
 class GestureFrames(EventFrames):
-    """One split of DVS Gesture (real or synthetic) as frames, (n_steps, 2, 32, 32) float32.
+    """One split of DVS Gesture (real or synthetic) as frames, (2, 32, 32) float32 per step.
     Samples are ordered by (user, lighting, label), not by tonic's os.walk order."""
 
     n_classes = N_CLASSES
 
     def __init__(self, data_dir: str | os.PathLike, split: str = "train",
                  prep: GesturePreprocessing | None = None, *,
-                 cache_dir: str | os.PathLike | None = None, seed: int = 0, download: bool = False):
+                 cache_dir: str | os.PathLike | None = None, download: bool = False):
         self.prep = prep if prep is not None else GesturePreprocessing()
+        check_choice("split", split, SPLITS)
         self.split = split
         self.data_dir = Path(data_dir)
-        self.n_steps = self.prep.n_steps(split)
         if not download:  # tonic downloads by itself whenever a split looks missing
             check_data_dir(self.data_dir, split)
         dataset = _tonic_dataset(self.data_dir, split, self.prep)
@@ -234,7 +202,7 @@ class GestureFrames(EventFrames):
         labels = np.array([dataset.targets[i] for i in order], dtype=np.int64)
         self.users = np.array([dataset.users[i] for i in order], dtype=np.int64)
         cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "frames_cache"
-        self._load(dataset, order, location, files, labels, cache_dir, seed)
+        self._load(dataset, order, location, files, labels, cache_dir)
 
     def held_out(self, n: int) -> np.ndarray:
         """The recordings of the last n training users."""

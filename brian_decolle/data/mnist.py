@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_count, check_index, check_positive
+from ..checks import ConfigError, check_count, check_index, check_positive
 
 PRESENTATION_MS = 500.0        # training digits (paper Sec. 4.2)
 TEST_PRESENTATION_MS = 1000.0  # test digits

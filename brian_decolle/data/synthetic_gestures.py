@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_count, check_positive
+from ..checks import ConfigError, check_count, check_positive
 from .gestures import ARCHIVES, MARKER, MIN_FILES, N_CLASSES, SENSOR, is_synthetic
 
 _SYNTHETIC_CLASSES = (
