@@ -30,8 +30,9 @@ modulation reset      end, 28      error-triggered: m_i = 0 before the events ar
 modulation            end, 30      m_i = sum_k g_ki delta_k  (and the regulariser flag);
                                    error-triggered: the events add g_ki theta n_k
 neuron error          end, 40      err_i = sigma'(u_i) mask_i m_i + regulariser terms
-learning events       end, 45      error-triggered: a custom event where err_i != 0
 pooled error          end, 50      under a max-pool: the winning member takes the pooled err
+learning events       end, 55      error-triggered: a custom event where err_i != 0 (under a
+                                   max-pool: on the members, after they take the pooled err)
 monitors              end, 60      record the state the update is about to use
 gradient              end, 70      shared kernels and biases sum err_i p_j and err_i
 update                end, 90      w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax);
