@@ -28,6 +28,13 @@ How it works, and the Brian2 internals it relies on (brian2 2.10):
   Brian2's own translation of the equations is kept whole, so the equations stay the single source of
   the math. Code that reads a variable of the synapse itself keeps Brian2's loop for a convolution
   (whose loops have no synapse index).
+- A pathway (``on_pre``, ``on_post``; on spikes or custom events) of declared synapses runs without
+  Brian2's spike queue: its push does nothing (template ``no_queue_push_spikes``) and its code
+  (``blocked_synapses``, ``convolution_synapses``) reads this step's events from the source's
+  eventspace and runs over each event's own synapses, computing their indices: spikes x fan-out for
+  spike-driven input, learning events x fan-in for error-triggered learning, with events in the
+  eventspace's order and each event's synapses in index order (the queue's). A pathway is delivered in
+  its own step, so the program checks that every delay is 0.
 - Inner loops are marked ``#pragma GCC ivdep`` where their iterations write distinct elements, so a
   sum into postsynaptic targets vectorises; OpenMP splits the rows of a weight update. Every target
   sums its synapses in Brian2's order, except that the compiler (Brian2's -ffast-math) may reassociate
@@ -53,9 +60,15 @@ import numpy as np
 from brian2.codegen.generators.cpp_generator import CPPCodeGenerator
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+from brian2.synapses.synapses import SynapticPathway
+from brian2.utils.stringtools import get_identifiers
 
 #: Brian2's templates that have a blocked twin in brian_decolle/templates
 BLOCKED_TEMPLATES = ("stateupdate", "summed_variable")
+#: Brian2's templates of a synaptic pathway (on_pre, on_post): the queue's push, and the pathway's code
+PATHWAY_TEMPLATES = ("synapses_push_spikes", "synapses")
+#: our templates of a pathway's code
+PATHWAY_OURS = ("blocked_synapses", "convolution_synapses")
 #: where (in the project folder) the generated program says which declared layout did not hold
 LAYOUT_FAILURE_FILE = "layout_check_failed.txt"
 #: Brian2's names of a synapse's own indices (loaded from these arrays by generic loops)
@@ -95,12 +108,18 @@ class Blocks:
         return {name: " + ".join(term(c, v) for c, v in zip(coef, ("_b", "_i", "_j")) if c) or "0"
                 for name, coef in self.coefficients().items()}
 
-    def varies_with_j(self, index: str) -> bool:
-        """Whether ``index`` (a name in Brian2's code, or '_idx') differs between the synapses of one row."""
-        return index == "_idx" or (index in self.coefficients() and self.coefficients()[index][2] != 0)
+    def varies_with_j(self, index: str, counter: int = 2) -> bool:
+        """Whether ``index`` (a name in Brian2's code, or '_idx') differs between the synapses of one row
+        (counter 2: along j; 1: along i, the loop of a postsynaptic event)."""
+        return index == "_idx" or (index in self.coefficients() and self.coefficients()[index][counter] != 0)
 
     def template(self, owner, template_name: str, template_kwds: dict):
         """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""
+        if template_name in PATHWAY_TEMPLATES:
+            # a pathway's events are units of its source: (b, i) with the default diagonal blocks
+            if self.pre is not None or self.post is not None:
+                return None
+            return pathway_template(owner, template_name, template_kwds, "blocked_synapses", SYNAPSE_INDICES)
         if template_name not in BLOCKED_TEMPLATES:
             return None
         keywords = {}
@@ -186,11 +205,34 @@ class Convolution:
 
     def template(self, owner, template_name: str, template_kwds: dict):
         """(our template, its keywords, the arrays it checks the layout against), or None: Brian2's loop."""
+        if template_name in PATHWAY_TEMPLATES:   # (only the forward synapses have pathways)
+            return (pathway_template(owner, template_name, template_kwds, "convolution_synapses",
+                                     {**SYNAPSE_INDICES, "kidx": "kidx"}) if self.role == "forward" else None)
         if template_name != "summed_variable" or template_kwds["_index_var"] is not owner.variables["_synaptic_post"]:
             return None
         index = "kidx" if self.role == "forward" else "oidx"
         keywords = {"target_index": self.expressions()["_postsynaptic_idx"]}
         return "convolution_summed_variable", keywords, {**SYNAPSE_INDICES, index: index}
+
+
+def pathway_template(owner, template_name: str, template_kwds: dict, ours: str, checked: dict):
+    """The plan of a pathway of declared synapses (see ``Blocks.template``): Brian2's spike queue is left
+    out (its push does nothing) and the pathway's own template loops over each event's synapses; the
+    delays are checked to be 0, since an event is delivered in its own step."""
+    pathway = template_kwds.get("pathway", owner)   # (the pathway's code object is owned by its Synapses)
+    source, synapses = pathway.source, pathway.synapses
+    if getattr(source, "start", 0) != 0 or len(source) != len(getattr(source, "source", source)):
+        return None   # (a subgroup's events are numbered in its parent)
+    layout = b2.get_device().layout_of(pathway)
+    if not layout.has_synapse_index and any(
+            name in synapses.variables and synapses.variables.indices[name] == "_idx"
+            and not getattr(synapses.variables[name], "scalar", False) for name in get_identifiers(pathway.code)):
+        return None   # (a convolution's loops have no synapse index for the synapse's own variables)
+    if template_name == "synapses_push_spikes":
+        return "no_queue_push_spikes", {}, {}
+    keywords = {"side": pathway.prepost, "eventspace_name": pathway.eventspace_name, "n_source": len(source),
+                "pathway_variables": {name: pathway.variables[name] for name in ("N", "delay", pathway.eventspace_name)}}
+    return ours, keywords, checked
 
 
 class NotBlockable(Exception):
@@ -202,7 +244,7 @@ class BlockedCodeGenerator(CPPCodeGenerator):
 
     @property
     def layout(self) -> Blocks | Convolution:
-        return b2.get_device().layouts[self.owner.name]
+        return b2.get_device().layout_of(self.owner)
 
     def translate_to_read_arrays(self, read, write, indices):
         expressions = self.layout.expressions()
@@ -223,7 +265,9 @@ class BlockedCodeGenerator(CPPCodeGenerator):
             indices = {self.variable_indices[name] for name in written}
             # a write shared by the synapses of a row makes the inner loop sequential; only writes into the
             # synapse's own variables leave the rows independent (OpenMP)
+            # (inner_independent_i: along i, the loop of a pathway's postsynaptic event)
             kwds.update(inner_independent=all(self.layout.varies_with_j(index) for index in indices),
+                        inner_independent_i=all(self.layout.varies_with_j(index, 1) for index in indices),
                         rows_independent=indices <= {"_idx"})
         return scalar, vector, kwds
 
@@ -242,6 +286,12 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
         super().__init__()
         self.layouts: dict[str, Blocks | Convolution] = {}   # Synapses name -> its declared layout
 
+    def layout_of(self, owner) -> Blocks | Convolution | None:
+        """The declared layout of a Synapses object, or of the Synapses of a pathway (None: none declared)."""
+        if isinstance(owner, SynapticPathway):
+            owner = owner.synapses
+        return self.layouts.get(getattr(owner, "name", None))
+
     def run(self, *args, **kwargs):
         """Brian2's run; a failed layout check (which Brian2 reports only as 'Project run failed')
         says which synapses failed it."""
@@ -257,7 +307,7 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
 
     def code_object(self, owner, name, abstract_code, variables, template_name, variable_indices,
                     codeobj_class=None, template_kwds=None, override_conditional_write=None, compiler_kwds=None):
-        layout = self.layouts.get(getattr(owner, "name", None))
+        layout = self.layout_of(owner)
         template_kwds = dict(template_kwds or {})
         plan = None
         if (layout is not None and codeobj_class in (None, CPPStandaloneCodeObject)
@@ -266,15 +316,20 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
         if plan is not None:
             ours, keywords, checked = plan
             expressions = layout.expressions()
-            # the arrays the program checks the layout against, once per run
-            arrays = {array: owner.variables[array] for array in checked.values()}
+            # the arrays the program checks the layout against, once per run; a pathway's delays (checked to
+            # be 0) and the events it reads itself
+            synapses = owner.synapses if isinstance(owner, SynapticPathway) else owner
+            arrays = {array: synapses.variables[array] for array in checked.values()}
+            arrays.update(keywords.pop("pathway_variables", {}))
             keywords = {**template_kwds, **keywords, "layout": layout, "layout_failure_file": LAYOUT_FAILURE_FILE,
                         "checks": [(array, expressions[name]) for name, array in checked.items()]}
             try:
                 return super().code_object(owner, name, abstract_code, {**variables, **arrays}, ours, variable_indices,
                                            BlockedCodeObject, keywords, override_conditional_write, compiler_kwds)
             except NotBlockable:
-                pass
+                if ours in PATHWAY_OURS:   # (its push is already left out: a generic loop would miss events)
+                    raise RuntimeError(f"{owner.name}: the pathway's code reads a synapse's own variable, which "
+                                       "pathway_template should have found") from None
         return super().code_object(owner, name, abstract_code, variables, template_name, variable_indices,
                                    codeobj_class, template_kwds, override_conditional_write, compiler_kwds)
 

@@ -104,6 +104,49 @@ def test_convolutions_blocked_equal_generic(rng, tmp_path, study):
     assert len(convolutions) == 2 * len(cfg.layers), convolutions
 
 
+@pytest.mark.parametrize("case", ["dense", "conv, stride, pool, replicas"])
+def test_event_driven_pathways_blocked_equal_generic(rng, tmp_path, case):
+    """Spike-driven input and error-triggered learning: each pathway (presynaptic spikes, learning events,
+    the readout's error events) reads its events from the eventspace and runs over their synapses by the
+    layout, without Brian2's spike queue, with the spikes and weights of Brian2's queue."""
+    common = dict(readout_sizes=3, dropout=0.2, lr=0.02, optimiser="sgd", learning="error_triggered",
+                  error_threshold=0.05, forward="spike_driven", weight_scale=3.0, burnin_ms=10, seed=3)
+    if case == "dense":
+        cfg = NetworkConfig(n_inputs=30, layer_sizes=(20, 12), **common)
+    else:
+        cfg = NetworkConfig(n_inputs=64, input_shape=(1, 8, 8), batch=2, layer_sizes=(5,), **common,
+                            conv_layers=(ConvLayer(3, kernel=3, padding=1, pool=2), ConvLayer(2, kernel=3, stride=2)))
+    n_steps = 150
+    spikes = poisson(rng, n_steps, cfg.batch * cfg.n_inputs, 0.15)
+    targets = _targets(n_steps, 3, len(cfg.layers), cfg.batch)
+    blocked = _run(cfg, spikes, targets, tmp_path / "blocked", "blocked")
+    generic = _run(cfg, spikes, targets, tmp_path / "generic", "generic")
+    _assert_same(blocked, generic, min_spikes=5)
+    pathways = {name: text for name, text in blocked[3].items()
+                if name.endswith(("synapses_pre_codeobject.cpp", "synapses_post_codeobject.cpp"))}
+    # per layer: forward spikes, learning events, the readout's error events
+    assert len(pathways) == 3 * len(cfg.layers), sorted(pathways)
+    for name, text in pathways.items():
+        assert ".peek()" not in text and "_n_events" in text, name
+    for name, text in blocked[3].items():
+        if name.endswith("_push_spikes.cpp"):
+            assert ".push(" not in text, name
+
+
+def test_a_pathway_with_a_delay_stops_the_run(tmp_path):
+    """A pathway without a queue delivers its events in their own step: a delay is refused by the program."""
+    Target("cpp_standalone", str(tmp_path / "cpp")).select()
+    cells = b2.NeuronGroup(4, "x : 1", threshold="True", name="cells")
+    links = b2.Synapses(cells, cells, "w : 1", on_pre="x_post += w", name="links")
+    codegen.connect_blocks(links, 1, 4, 4)
+    links.delay = 1 * b2.ms
+    b2.Network(cells, links).run(1 * b2.ms)
+    with pytest.raises(RuntimeError) as failed:
+        devices.build()
+    assert "links: the synapses are not the declared layout" in str(failed.value)
+    assert "with delays 0" in str(failed.value)
+
+
 def test_a_layout_that_does_not_hold_stops_the_run(tmp_path):
     """The program checks the declared layout against Brian2's index arrays: a wrong declaration is an
     error naming the synapses, never a silently wrong sum."""

@@ -36,6 +36,63 @@
     }
 {% endmacro %}
 
+{% macro check_convolution(owner, variables, layout, get_array_name, constant_or_scalar) %}
+{% set c_in, h_in, w_in = layout.input_shape %}
+{% set c_out, h_out, w_out = layout.output_shape %}
+{% set k, s, pad = layout.size, layout.stride, layout.padding %}
+    {% set pre_array = get_array_name(variables['_synaptic_pre']) %}
+    {% set post_array = get_array_name(variables['_synaptic_post']) %}
+    // the declared convolution, checked once per run against the index arrays Brian2 built: every
+    // synapse one of its connections, each connection once, all of them
+    static bool _layout_checked = false;
+    if (!_layout_checked)
+    {
+        const int _n_synapses = {{constant_or_scalar('N', variables['N'])}};
+        bool _layout_holds = _n_synapses == {{layout.n_synapses}};
+        std::vector<bool> _seen(_layout_holds ? {{layout.blocks * c_out * h_out * w_out * c_in * k * k}} : 0, false);
+        for(int _idx=0; _layout_holds && _idx<_n_synapses; _idx++)
+        {
+            const int _pre = {{pre_array}}[_idx];
+            const int _b = _pre / {{c_in * h_in * w_in}}, _ci = (_pre / {{h_in * w_in}}) % {{c_in}};
+            const int _iy = (_pre / {{w_in}}) % {{h_in}}, _ix = _pre % {{w_in}};
+            {% if layout.role == 'forward' %}
+            const int _out = {{post_array}}[_idx];
+            const int _entry = {{get_array_name(variables['kidx'])}}[_idx];
+            {% else %}
+            const int _out = {{get_array_name(variables['oidx'])}}[_idx];
+            const int _entry = {{post_array}}[_idx];
+            {% endif %}
+            const int _co = (_out / {{h_out * w_out}}) % {{c_out}}, _y = (_out / {{w_out}}) % {{h_out}};
+            const int _x = _out % {{w_out}};
+            const int _dy = _iy - _y*{{s}} + {{pad}}, _dx = _ix - _x*{{s}} + {{pad}};
+            _layout_holds = _out / {{c_out * h_out * w_out}} == _b && _dy >= 0 && _dy < {{k}} && _dx >= 0
+                            && _dx < {{k}} && _entry == ((_ci*{{c_out}} + _co)*{{k}} + _dy)*{{k}} + _dx;
+            if (_layout_holds)
+            {
+                const size_t _slot = ((size_t)_out*{{c_in}} + _ci)*{{k * k}} + _dy*{{k}} + _dx;
+                _layout_holds = !_seen[_slot];
+                _seen[_slot] = true;
+            }
+        }
+        {{ stop_unless_layout_holds(owner, layout, layout_failure_file) }}
+    }
+
+{% endmacro %}
+
+{% macro check_no_delays(owner, variables, layout, get_array_name, constant_or_scalar) %}
+    // a pathway without a queue delivers every event in its own step: every delay must be 0
+    static bool _delays_checked = false;
+    if (!_delays_checked)
+    {
+        bool _layout_holds = true;
+        const int _n_synapses = {{constant_or_scalar('N', variables['N'])}};
+        for(int _idx=0; _layout_holds && _idx<_n_synapses; _idx++)
+            _layout_holds = {{get_array_name(variables['delay'])}}[_idx] == 0;
+        {{ stop_unless_layout_holds(owner, layout ~ " with delays 0", layout_failure_file) }}
+        _delays_checked = true;
+    }
+{% endmacro %}
+
 {% macro open_loops(layout, parallel_rows, independent) %}
     {% if parallel_rows %}
     {{openmp_pragma('parallel-static')}}

@@ -1,0 +1,43 @@
+{# Brian2's 'synapses' template (a pathway: on_pre, on_post, on a spike or a custom event) for synapses
+   of a declared Blocks layout (brian_decolle/codegen.py): instead of the synapse indices a spike queue
+   delivers, each event of this step (read from the source's eventspace) runs over its own synapses,
+   whose indices the loop computes: a presynaptic unit b*n_pre + i over j (contiguous synapses), a
+   postsynaptic unit b*n_post + j over i. Events in the eventspace's order, and each event's synapses
+   in index order: Brian2's queue order. #}
+{# USES_VARIABLES { N } #}
+{% extends 'common_group.cpp' %}
+{% import 'blocked_common.cpp' as blocked with context %}
+
+{% block maincode %}
+    {{ blocked.check_layout(owner, variables, layout, checks, get_array_name, constant_or_scalar) }}
+    {{ blocked.check_no_delays(owner, variables, layout, get_array_name, constant_or_scalar) }}
+    {% set _events = get_array_name(variables[eventspace_name]) %}
+    // scalar code
+    const size_t _vectorisation_idx = -1;
+    {{scalar_code|autoindent}}
+
+    const int _n_events = {{_events}}[{{n_source}}];
+    for(int _event=0; _event<_n_events; _event++)
+    {
+        const int _unit = {{_events}}[_event];
+        {% if side == 'pre' %}
+        const int _b = _unit / {{layout.n_pre}}, _i = _unit % {{layout.n_pre}};
+        {% if inner_independent %}
+        #pragma GCC ivdep
+        {% endif %}
+        for(int _j=0; _j<{{layout.n_post}}; _j++)
+        {% else %}
+        const int _b = _unit / {{layout.n_post}}, _j = _unit % {{layout.n_post}};
+        {% if inner_independent_i %}
+        #pragma GCC ivdep
+        {% endif %}
+        for(int _i=0; _i<{{layout.n_pre}}; _i++)
+        {% endif %}
+        {
+            const int _idx = (_b*{{layout.n_pre}} + _i)*{{layout.n_post}} + _j;
+            const size_t _vectorisation_idx = _idx;
+            // vector code
+            {{vector_code|autoindent}}
+        }
+    }
+{% endblock %}
