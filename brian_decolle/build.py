@@ -230,21 +230,27 @@ class Builder:
         """A code block of spike_driven.eqs, or nothing when the input is dense."""
         return eq.code("spike_driven.eqs", name) if self.spike_driven else ""
 
-    def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None, learned=False):
+    def make_forward_synapses(self, pre, post, dense_model, spike_model, name, namespace=None, learned=False,
+                              gradient=False):
         """The feed-forward synapses: a summed variable read every step (dense), or an on_pre
         pathway driven by the presynaptic spikes (spike_driven); with error-triggered learning
         weights (learned=True: their own, or a shared kernel's through the linked w) update in an
-        on_post pathway on the postsynaptic neuron's learning event."""
+        on_post pathway on the postsynaptic neuron's learning event (gradient=True: the pathway adds to
+        the kernel's gradient of this step instead, which its optimiser steps)."""
         pathways = {}
         if self.spike_driven:
             pathways["on_pre"] = eq.code("spike_driven.eqs", "on_pre")
         if learned and self.error_triggered:
-            pathways["on_post"] = eq.code("error_events.eqs", "on_learning_event")
+            pathways["on_post"] = eq.code("error_events.eqs",
+                                          "on_learning_event_gradient" if gradient else "on_learning_event")
             pathways["on_event"] = {"post": "learning_event"}
+            if gradient:
+                extra = eq.sections("error_events.eqs")["kernel_gradient_link"]
+                dense_model, spike_model = dense_model + extra, spike_model + extra
         syn = b2.Synapses(pre, post, spike_model if self.spike_driven else dense_model, clock=self.clock, name=name,
                           namespace=namespace, **pathways)
         if "on_post" in pathways:
-            self.move_events(syn.post, "update")
+            self.move_events(syn.post, "gradient" if gradient else "update")
         return syn
 
     def plasticity_model(self, spec):

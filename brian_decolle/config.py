@@ -407,10 +407,14 @@ def check_learning(cfg: NetworkConfig) -> None:
     check_positive("error_threshold", cfg.error_threshold)
     check_choice("update_every", cfg.update_every, UPDATE_EVERY)
     if cfg.learning == "error_triggered":
-        if cfg.optimiser != "sgd":
-            raise ConfigError(f"learning='error_triggered' needs optimiser='sgd' (got {cfg.optimiser!r}): an error "
-                              "event is a plain gradient step, while Adamax scales every step by the running norm "
-                              "of the whole gradient, which events do not deliver (equations/error_events.eqs)")
+        # (layers are numbered conv first; at batch 1 a dense layer's weights are its own)
+        own = list(range(len(cfg.conv_layers) + 1, len(cfg.conv_layers) + len(cfg.layer_sizes) + 1)) \
+            if cfg.batch == 1 else []
+        if cfg.optimiser != "sgd" and own:
+            raise ConfigError(f"learning='error_triggered' with optimiser={cfg.optimiser!r} needs shared kernels "
+                              f"(conv layers, or batch > 1), but layer(s) {own} have weights of their own: Adamax "
+                              "steps every weight every step by its running norm, which events do not deliver; "
+                              "use optimiser='sgd' (equations/error_events.eqs)")
         if cfg.update_every != "step":
             raise ConfigError(f"learning='error_triggered' needs update_every='step' (got {cfg.update_every!r}): "
                               "an error event steps the weights when it happens")

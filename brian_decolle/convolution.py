@@ -50,11 +50,16 @@ def make_shared_layer(builder: Builder, spec, pre) -> Layer:
     if spec.bias:
         builder.add_learned(spec, "b", biases, "b", uniform(builder.rng, 1 / np.sqrt(spec.fan_in), spec.channels),
                          "grad", "norm")
-    # (error-triggered learning: each learning event steps the kernel through the connections of its
-    # neuron, so the kernel has no every-step update)
+    # (error-triggered learning: with SGD each learning event steps the kernel through the connections of
+    # its neuron, so the kernel has no every-step update; with Adamax the events add to its gradient,
+    # which is zeroed before they arrive, and the kernel steps every step)
+    events_step = builder.error_triggered and builder.cfg.optimiser == "sgd"
     builder.add_learned(spec, "w", kernel, "w",
                      uniform(builder.rng, spec.weight_scale / np.sqrt(spec.fan_in), spec.n_kernel), "grad", "norm",
-                     runner=not builder.error_triggered)
+                     runner=not events_step)
+    if builder.error_triggered and not events_step and builder.plastic:
+        builder.add_runner(eq.code("error_events.eqs", "kernel_gradient_reset"), kernel, "modulation_reset",
+                           "gradient_reset")
     for group in (kernel, biases):
         builder.set_schedule(group)
         builder.add_sample_start("", group)
@@ -95,13 +100,16 @@ def connect_shared(builder, spec, pre, neurons, kernel):
     # dy = iy - stride*y + pad is in [0, size) and so is dx; it reads kernel entry (ci, co, dy, dx)
     scaled = "" if stride == 1 else f"*{stride}"
     dy_f, dx_f = f"({row} - row_post{scaled} + {pad})", f"({col} - col_post{scaled} + {pad})"
+    gradient = builder.error_triggered and builder.cfg.optimiser != "sgd"   # (events add to the kernel's grad)
     syn = builder.make_forward_synapses(pre, neurons, eq.sections("sharing.eqs")["shared_synapse"],
                                         eq.sections("spike_driven.eqs")["shared_synapse"], f"{neurons.name}_synapses",
-                                        learned=True)
+                                        learned=True, gradient=gradient)
     generate_connections(syn, f"rep_pre*{n_units}", f"(rep_pre + 1)*{n_units}",
                          f"{dy_f} >= 0 and {dy_f} < {size} and {dx_f} >= 0 and {dx_f} < {size}")
     syn.kidx = f"(({ch}*{c_out} + ch_post)*{size} + {dy_f})*{size} + {dx_f}"
     syn.w = b2.linked_var(kernel, "w", index="kidx")
+    if gradient:
+        syn.kgrad = b2.linked_var(kernel, "grad", index="kidx")
     B, n_pre = builder.cfg.batch, spec.fan_in
     geometry = dict(blocks=B, input_shape=spec.input_shape, output_shape=spec.unit_shape, size=size, stride=stride,
                     padding=pad)

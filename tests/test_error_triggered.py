@@ -72,26 +72,47 @@ def _shared_case(rng, cfg=SHARED):
     return spikes, targets
 
 
+def _gaps_to_eq5(cfg, thetas, rng, learned_over_gap):
+    """(len(thetas), layers): the largest kernel difference between error-triggered learning at each theta
+    and Eq. 5, whose spikes they keep; each kernel's own change exceeds learned_over_gap x the gap."""
+    spikes, targets = _shared_case(rng, cfg)
+    dense, _ = _train(cfg, spikes, targets)
+    gaps = np.zeros((len(thetas), cfg.n_layers))
+    for row, theta in enumerate(thetas):
+        driven, _ = _train(dataclasses.replace(cfg, learning="error_triggered", error_threshold=theta), spikes,
+                           targets)
+        for k in range(1, cfg.n_layers + 1):
+            np.testing.assert_array_equal(dense.spikes(k), driven.spikes(k))
+            w_dense, w_events = (dn.learned_state()[f"layer{k}_w"] for dn in (dense, driven))
+            gaps[row, k - 1] = np.abs(w_events - w_dense).max()
+            assert np.abs(w_dense - dense.initial_values[f"layer{k}_w"]).max() > learned_over_gap * gaps[row, k - 1]
+    return gaps
+
+
 def test_shared_kernels_small_threshold_reproduces_eq5(rng):
     """Conv kernels and replicas' shared weights: a learning event of neuron i adds lr err_i p_j to the
     kernel entry of each of its connections, so every step the kernel moves by Eq. 5's summed SGD step
     built from the events' err. The gap to Eq. 5 falls in proportion to theta (measured on this case:
     order 0.92 to 1.13 per layer, gap / (lr theta) at most 0.21), with the same spikes."""
-    spikes, targets = _shared_case(rng)
-    dense, _ = _train(SHARED, spikes, targets)
-    gaps = np.zeros((len(SHARED_THETAS), SHARED.n_layers))
-    for row, theta in enumerate(SHARED_THETAS):
-        driven, _ = _train(dataclasses.replace(SHARED, learning="error_triggered", error_threshold=theta), spikes,
-                           targets)
-        for k in range(1, SHARED.n_layers + 1):
-            np.testing.assert_array_equal(dense.spikes(k), driven.spikes(k))
-            w_dense, w_events = (dn.learned_state()[f"layer{k}_w"] for dn in (dense, driven))
-            gaps[row, k - 1] = np.abs(w_events - w_dense).max()
-            # the kernels learn: their change is far larger than the gap
-            assert np.abs(w_dense - dense.initial_values[f"layer{k}_w"]).max() > 1e3 * gaps[row, k - 1]
-    assert np.all(gaps <= GAP_PER_LR_THETA * SHARED.lr * np.array(SHARED_THETAS)[:, None]), gaps
+    gaps = _gaps_to_eq5(SHARED, SHARED_THETAS, rng, learned_over_gap=1e3)
     orders = np.polyfit(np.log10(SHARED_THETAS), np.log10(gaps), 1)[0]
+    print("gap / (lr theta) per theta and layer:", np.round(gaps / (SHARED.lr * np.array(SHARED_THETAS)[:, None]), 3),
+          "orders:", np.round(orders, 2))   # (quoted in RESULTS: pytest -s)
+    assert np.all(gaps <= GAP_PER_LR_THETA * SHARED.lr * np.array(SHARED_THETAS)[:, None]), gaps
     assert np.all((ORDER[0] <= orders) & (orders <= ORDER[1])), orders
+
+
+def test_shared_kernels_with_adamax_tend_to_eq5(rng):
+    """With Adamax the events add to each kernel entry's gradient of the step and the kernel takes
+    Adamax's step every step: as theta -> 0 this tends to Eq. 5 with Adamax. Its normalisation
+    amplifies the smallest gradients, so the gap is larger than SGD's (measured on this case: gap /
+    (lr theta) at most 206 at theta 1e-6, falling 4.5 to 13x per decade), with the same spikes."""
+    cfg = dataclasses.replace(SHARED, optimiser="adamax", lr=1e-3)
+    thetas = (1e-5, 1e-6)
+    gaps = _gaps_to_eq5(cfg, thetas, rng, learned_over_gap=100)
+    print("Adamax: gap / (lr theta) per theta and layer:", np.round(gaps / (cfg.lr * np.array(thetas)[:, None]), 1))
+    assert np.all(gaps <= 500 * cfg.lr * np.array(thetas)[:, None]), gaps
+    assert np.all(gaps[1] <= gaps[0] / 3), gaps
 
 
 def _conv_fan_in(spec):
@@ -149,7 +170,7 @@ def test_error_event_counts_match_numpy(rng):
 
 
 def test_error_triggered_refuses_what_it_cannot_do():
-    with pytest.raises(ConfigError, match="learning='error_triggered' needs optimiser='sgd'"):
+    with pytest.raises(ConfigError, match=r"optimiser='adamax' needs shared kernels .* layer\(s\) \[1, 2\]"):
         dataclasses.replace(CFG, learning="error_triggered", optimiser="adamax")
     with pytest.raises(ConfigError, match="learning='error_triggered' needs update_every='step'"):
         dataclasses.replace(CFG, learning="error_triggered", update_every="sample")
