@@ -235,6 +235,11 @@ def pathway_template(owner, template_name: str, template_kwds: dict, ours: str, 
     return ours, keywords, checked
 
 
+def synapses_of(owner):
+    """The Synapses object a code object's owner belongs to: itself, or a pathway's Synapses."""
+    return owner.synapses if isinstance(owner, SynapticPathway) else owner
+
+
 class NotBlockable(Exception):
     """The code needs something a declared layout's loop does not give (a synapse's own variable)."""
 
@@ -288,9 +293,7 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
 
     def layout_of(self, owner) -> Blocks | Convolution | None:
         """The declared layout of a Synapses object, or of the Synapses of a pathway (None: none declared)."""
-        if isinstance(owner, SynapticPathway):
-            owner = owner.synapses
-        return self.layouts.get(getattr(owner, "name", None))
+        return self.layouts.get(getattr(synapses_of(owner), "name", None))
 
     def run(self, *args, **kwargs):
         """Brian2's run; a failed layout check (which Brian2 reports only as 'Project run failed')
@@ -318,8 +321,7 @@ class DecolleStandaloneDevice(CPPStandaloneDevice):
             expressions = layout.expressions()
             # the arrays the program checks the layout against, once per run; a pathway's delays (checked to
             # be 0) and the events it reads itself
-            synapses = owner.synapses if isinstance(owner, SynapticPathway) else owner
-            arrays = {array: synapses.variables[array] for array in checked.values()}
+            arrays = {array: synapses_of(owner).variables[array] for array in checked.values()}
             arrays.update(keywords.pop("pathway_variables", {}))
             keywords = {**template_kwds, **keywords, "layout": layout, "layout_failure_file": LAYOUT_FAILURE_FILE,
                         "checks": [(array, expressions[name]) for name, array in checked.items()]}

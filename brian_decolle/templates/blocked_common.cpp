@@ -93,6 +93,22 @@
     }
 {% endmacro %}
 
+{% macro open_event_loop(owner, variables, layout, get_array_name, constant_or_scalar, eventspace_name, n_source,
+                          scalar_code) %}
+    {# a pathway's scalar code, then a loop over this step's events of its source (the unit of each is
+       _unit); the template closes the loop #}
+    {{ check_no_delays(owner, variables, layout, get_array_name, constant_or_scalar) }}
+    {% set _events = get_array_name(variables[eventspace_name]) %}
+    // scalar code
+    const size_t _vectorisation_idx = -1;
+    {{scalar_code|autoindent}}
+
+    const int _n_events = {{_events}}[{{n_source}}];
+    for(int _event=0; _event<_n_events; _event++)
+    {
+        const int _unit = {{_events}}[_event];
+{% endmacro %}
+
 {% macro open_loops(layout, parallel_rows, independent) %}
     {% if parallel_rows %}
     {{openmp_pragma('parallel-static')}}

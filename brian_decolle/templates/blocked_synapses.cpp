@@ -10,16 +10,8 @@
 
 {% block maincode %}
     {{ blocked.check_layout(owner, variables, layout, checks, get_array_name, constant_or_scalar) }}
-    {{ blocked.check_no_delays(owner, variables, layout, get_array_name, constant_or_scalar) }}
-    {% set _events = get_array_name(variables[eventspace_name]) %}
-    // scalar code
-    const size_t _vectorisation_idx = -1;
-    {{scalar_code|autoindent}}
-
-    const int _n_events = {{_events}}[{{n_source}}];
-    for(int _event=0; _event<_n_events; _event++)
-    {
-        const int _unit = {{_events}}[_event];
+    {{ blocked.open_event_loop(owner, variables, layout, get_array_name, constant_or_scalar, eventspace_name,
+                               n_source, scalar_code) }}
         {% if side == 'pre' %}
         const int _b = _unit / {{layout.n_pre}}, _i = _unit % {{layout.n_pre}};
         {% if inner_independent %}

@@ -12,16 +12,8 @@
 {% set c_out, h_out, w_out = layout.output_shape %}
 {% set k, s, pad = layout.size, layout.stride, layout.padding %}
     {{ blocked.check_convolution(owner, variables, layout, get_array_name, constant_or_scalar) }}
-    {{ blocked.check_no_delays(owner, variables, layout, get_array_name, constant_or_scalar) }}
-    {% set _events = get_array_name(variables[eventspace_name]) %}
-    // scalar code
-    const size_t _vectorisation_idx = -1;
-    {{scalar_code|autoindent}}
-
-    const int _n_events = {{_events}}[{{n_source}}];
-    for(int _event=0; _event<_n_events; _event++)
-    {
-        const int _unit = {{_events}}[_event];
+    {{ blocked.open_event_loop(owner, variables, layout, get_array_name, constant_or_scalar, eventspace_name,
+                               n_source, scalar_code) }}
         {% if side == 'pre' %}
         const int _b = _unit / {{c_in * h_in * w_in}}, _ci = (_unit / {{h_in * w_in}}) % {{c_in}};
         const int _iy = (_unit / {{w_in}}) % {{h_in}}, _ix = _unit % {{w_in}};
