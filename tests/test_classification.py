@@ -33,8 +33,10 @@ class Stripes:
 
 CFG = NetworkConfig(n_inputs=144, input_shape=(4, 6, 6), conv_layers=(ConvLayer(4, 3, 1, 2),), layer_sizes=(12,),
                     readout_sizes=3, batch=2, lr=0.01, burnin_ms=5, dropout=0.2, weight_scale=3.0)
+#: (LSUV runs on the runtime device rebuild the network for each of its measurements: the fewest that
+#: still take every step of it, one scaling and the rate shift per layer; test_health.py tests what LSUV reaches)
 SCHEDULE = Schedule(train_ms=40, test_ms=60, train_samples=16, eval_every=8, eval_samples=3, checkpoint_every=4,
-                    n_raster=8)
+                    n_raster=8, init_samples=2, init_iterations=1)
 
 
 def _learned(folder):

@@ -5,6 +5,8 @@ import pytest
 
 from brian_decolle import ConfigError, cli, events, gestures, mnist, regression
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 STUDIES = [regression.STUDY, mnist.STUDY, gestures.STUDY, events.STUDY]
 
 

@@ -8,6 +8,8 @@ from conftest import poisson
 from brian_decolle import ConfigError, NetworkConfig, build_network, equations
 from brian_decolle.config import NEURON_SECTIONS, ConvLayer, check_neuron_equations
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 
 def default_file(dynamics):
     return equations._equations_dir() / f"neuron_{dynamics}.eqs"

@@ -15,6 +15,8 @@ from conftest import poisson
 from oracle import CHARBONNIER, SOFTMAX_CROSS_ENTROPY
 from test_rule import BURNIN, N_IN, N_OUT, N_STEPS, SIZES, sgd_errors
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 #: the hand-written costs of equations/losses.eqs, as a user would type them
 HAND_WRITTEN = {"mse": "(y - yhat)**2/n_out",
                 "smooth_l1": "(clip(y - yhat, -1, 1)*(y - yhat) - 0.5*clip(y - yhat, -1, 1)**2)/n_out"}

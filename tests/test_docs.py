@@ -3,6 +3,10 @@ import re
 import runpy
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 API = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 

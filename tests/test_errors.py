@@ -4,6 +4,8 @@ import pytest
 
 from brian_decolle import ConfigError, NetworkConfig, build_network, devices
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 GOOD = dict(n_inputs=4, layer_sizes=(3,), readout_sizes=2)
 
 BAD_CONFIGS = [

@@ -21,6 +21,8 @@ from brian_decolle.data.events import (  # noqa: E402
 )
 from brian_decolle.data.gestures import GesturePreprocessing  # noqa: E402
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 SENSOR = (8, 6, 2)   # width, height, polarities
 CLASSES = ("left", "right")
 

@@ -5,6 +5,8 @@ import pytest
 from brian_decolle import NetworkConfig, build_network
 from conftest import poisson
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 
 def transcribe(spikes, weights, biases, alphas, alpha_r, w_rp):
     """decolle-public's LIFLayer, step by step (float64), for a stack of dense layers.

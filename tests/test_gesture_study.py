@@ -57,6 +57,23 @@ def test_default_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
 
 
+@pytest.mark.quick
+def test_cpu_network_end_to_end_on_the_runtime_device(tmp_path):
+    """The cpu network on Brian2's runtime device (numpy): one 30 ms training sample of the synthetic set
+    and 2 test recordings of 30 ms; the outputs are written and say SYNTHETIC (the quick subset's run)."""
+    out = _cli("--data-dir", str(tmp_path / "synthetic_dvsgesture"), "--synthetic", "--device", "runtime",
+               "--codegen", "numpy", "--train-samples", "1", "--init", "uniform", "--eval-every", "100",
+               "--eval-samples", "1", "--n-test", "2", "--train-ms", "30", "--test-ms", "30", "--burnin-ms", "5",
+               "--out", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["synthetic_data"] is True and summary["training_samples"] == 1
+    assert summary["final_test"]["n_test"] == 2 and len(summary["final_test"]["accuracy_per_layer"]) == 3
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["device"] == "runtime"
+    for name in ("results.npz", "accuracy.png", "raster.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+
+
 def test_paper_network_shapes_follow_table_2():
     cfg = preset("paper").network
     assert cfg.input_shape == (2, 32, 32)

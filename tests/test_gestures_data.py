@@ -14,6 +14,8 @@ from brian_decolle.data.gestures import (  # noqa: E402
     GestureFrames, GesturePreprocessing, GestureSamples, check_data_dir, is_synthetic, random_window_start)
 from brian_decolle.data.synthetic_gestures import write_synthetic_gestures  # noqa: E402
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 # The smallest set tonic accepts: 5 users x 2 lightings x 11 classes = 110 >= 100 files per split,
 # recordings just longer than the 1800 ms test window.
 SMALL = dict(duration_ms=(1850.0, 1950.0), events_per_second=1000.0, lightings=2,

@@ -13,9 +13,16 @@ CFG = NetworkConfig(n_inputs=64, input_shape=(1, 8, 8), conv_layers=(ConvLayer(4
                     readout_sizes=3, burnin_ms=5, weight_scale=2.0, seed=3)
 STEPS = 60
 
+#: (the module's tests share one compiled classifier: one worker runs them all)
+pytestmark = pytest.mark.xdist_group("health")
 
-def _classifier():
-    return OnlineClassifier(CFG, 3, STEPS, target=Target("runtime", codegen_target="numpy"), n_raster=4)
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory):
+    """One compiled classifier for every test of this module: each measurement re-runs it with its state
+    (on the runtime device each run would build the network anew)."""
+    target = Target("cpp_standalone", str(tmp_path_factory.mktemp("health") / "build"))
+    return OnlineClassifier(CFG, 3, STEPS, target=target, n_raster=4)
 
 
 def _measure(clf, n_runs=2):
@@ -39,8 +46,7 @@ def test_orthogonal_rows():
     np.testing.assert_allclose(tall.T @ tall, np.eye(5), atol=1e-12)
 
 
-def test_lsuv_gives_unit_std_and_zero_mean_membranes():
-    clf = _classifier()
+def test_lsuv_gives_unit_std_and_zero_mean_membranes(clf):
     measure = _measure(clf)
     lines = []
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=10, seed=0, report=lines.append)
@@ -53,8 +59,7 @@ def test_lsuv_gives_unit_std_and_zero_mean_membranes():
     assert abs(log[1]["before"]["u_std"] - 1) > 0.1, "the test must start away from the target"
 
 
-def test_lsuv_reaches_other_targets():
-    clf = _classifier()
+def test_lsuv_reaches_other_targets(clf):
     measure = _measure(clf)
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.05, iterations=10, seed=0,
                       report=lambda line: None, u_mean=-0.5, u_std=0.3)
@@ -65,8 +70,7 @@ def test_lsuv_reaches_other_targets():
         assert set(log[layer]["after"]) >= {"rate_median_hz", "rate_p95_hz", "fast_fraction", "silent_fraction"}
 
 
-def test_lsuv_reaches_a_target_rate():
-    clf = _classifier()
+def test_lsuv_reaches_a_target_rate(clf):
     measure = _measure(clf)
     state, log = lsuv(clf.dn, clf.initial_state(), measure, tolerance=0.1, iterations=8, seed=0,
                       report=lambda line: None, u_std=0.5, rate_hz=40.0)
@@ -96,8 +100,7 @@ def test_rate_distribution_counts_each_unit():
             activity.rates(layer)
 
 
-def test_health_warns_about_silent_and_racing_layers():
-    clf = _classifier()
+def test_health_warns_about_silent_and_racing_layers(clf):
     measure = _measure(clf, n_runs=1)
     state = clf.initial_state()
     silent = {**state, "layer1_b": np.full(4, -50.0), "layer2_b": np.full(12, -50.0)}

@@ -1,8 +1,11 @@
 """(d) Continuous time: one input spike, integrated exactly, gives epsilon(t) of Eq. (1)."""
 import brian2 as b2
 import numpy as np
+import pytest
 
 from brian_decolle import NetworkConfig, build_network
+
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
 
 
 def epsilon(t, tau_mem, tau_syn):

@@ -10,6 +10,8 @@ import pytest
 from brian_decolle.config import ConfigError
 from brian_decolle.data import mnist
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 
 @pytest.fixture(scope="module")
 def digits():

@@ -70,6 +70,23 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
 
 
+@pytest.mark.quick
+def test_small_network_end_to_end_on_the_runtime_device(tmp_path):
+    """The small network on Brian2's runtime device (numpy), 2 short training samples and 10 test
+    digits: the study's outputs are written (the quick subset's MNIST run)."""
+    out = _cli("--network", "small", "--device", "runtime", "--codegen", "numpy", "--n-train", "20", "--n-test", "10",
+               "--n-validation", "0", "--train-samples", "2", "--eval-every", "100", "--eval-samples", "2",
+               "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init", "uniform", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "trained 2/2 samples" in out.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["training_samples"] == 2 and summary["final_test"]["n_test"] == 10
+    assert len(summary["final_test"]["accuracy_per_layer"]) == 2
+    assert json.loads((tmp_path / "config.json").read_text())["device"] == "runtime"
+    for name in ("results.npz", "checkpoint.npz", "accuracy.png", "raster.png", "membrane.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
 def test_error_triggered_learning_on_the_small_network(tmp_path):
     """Eq. 6 on the small conv network with 2 replicas (shared kernels): it trains, and summary.json
     counts the learning and error events and far less update work than Eq. 5's every-step update."""

@@ -2,7 +2,11 @@
 import io
 import sys
 
+import pytest
+
 from brian_decolle import progress
+
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
 
 
 def test_bar_shows_rate_and_eta_in_a_log(monkeypatch):

@@ -72,6 +72,7 @@ BAD_COMMANDS = [
 ]
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("study, argv, message", BAD_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_command_is_refused_with_the_parameter(study, argv, message, tmp_path, capsys, monkeypatch):
     def reached(*args, **kwargs):
@@ -217,6 +218,7 @@ def test_bad_recording_is_refused_with_the_file_before_anything_is_written(study
 
 # ---- re-runs from config.json ------------------------------------------------------------------
 
+@pytest.mark.quick
 @pytest.mark.parametrize("content, message", [
     ("not json", "is not a readable config.json"),
     ('{"network": {}}', "it has no 'study' entry"),
@@ -228,12 +230,17 @@ def test_bad_config_file_is_refused(content, message, tmp_path, capsys):
     assert message in _refusal(["regression", "--config", str(path), "--out", str(tmp_path / "o")], capsys)
 
 
+@pytest.mark.quick
 def test_missing_config_file_is_refused(tmp_path, capsys):
     assert "is not a readable config.json" in _refusal(
         ["regression", "--config", str(tmp_path / "none.json"), "--out", str(tmp_path / "o")], capsys)
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
+
+#: the tests reading the one trained run below run on one worker, which trains it once
+SHARES_TRAINED = pytest.mark.xdist_group("trained")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -242,6 +249,7 @@ def trained(tmp_path_factory):
     return out
 
 
+@SHARES_TRAINED
 def test_truncated_checkpoint_is_detected(trained, tmp_path):
     data = (trained / "checkpoint.npz").read_bytes()
     for cut in (10, len(data) // 2, len(data) - 30):
@@ -252,6 +260,7 @@ def test_truncated_checkpoint_is_detected(trained, tmp_path):
         assert broken.read_bytes() == data[:cut], "the file is left for inspection"
 
 
+@SHARES_TRAINED
 def test_resume_with_other_settings_names_the_fields(trained, tmp_path):
     import shutil
     shutil.copytree(trained, tmp_path / "run")
@@ -262,6 +271,7 @@ def test_resume_with_other_settings_names_the_fields(trained, tmp_path):
     assert "network.lr: 0.01 -> 0.02" in str(err.value) and "network.dropout: 0.2 -> 0.3" in str(err.value)
 
 
+@SHARES_TRAINED
 def test_refused_resume_changes_nothing(trained, tmp_path, capsys):
     """The checkpoint was written with other settings (the stripes network, not MNIST's): the refusal
     names them and leaves every file as it was, config.json included."""
@@ -324,6 +334,7 @@ def test_signal_handler_only_asks_for_a_stop():
     assert signal.getsignal(signal.SIGTERM) == previous and not stopping.requested()
 
 
+@SHARES_TRAINED
 def test_a_stop_during_an_evaluation_saves_it_as_due_and_resume_gives_the_same_run(trained, tmp_path, monkeypatch):
     """A stop asked for during the training run after which an evaluation is due (runs of 4 samples,
     eval_every 8: run 2) stops in that evaluation and saves the checkpoint with the evaluation still

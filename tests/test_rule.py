@@ -9,6 +9,8 @@ from brian_decolle import NetworkConfig, build_network
 from conftest import poisson
 from oracle import grad
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 N_STEPS, N_IN, SIZES, N_OUT = 60, 12, (10, 8), 3
 BURNIN = 5
 

@@ -8,6 +8,8 @@ from conftest import poisson
 from oracle import grad
 from test_rule import BURNIN, N_IN, N_OUT, N_STEPS, SIZES, _step_inputs, _targets
 
+pytestmark = pytest.mark.quick   # (the working subset: -m quick)
+
 HALF = N_STEPS // 2   # two samples of HALF steps
 
 
