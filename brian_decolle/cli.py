@@ -64,6 +64,7 @@ HELP = {
     "init_rate_hz": "LSUV shifts each channel's bias (dense: each neuron's) until the channel's mean firing rate "
                     "is this (Hz); 0: until u's mean is --init-u-mean instead (decolle-public)",
     "init_tolerance": "LSUV stops when u's mean and std are this close to their targets",
+    "init_iterations": "... or after this many measurements per layer",
     "lr_drop_every": "training samples between learning-rate drops (none if not given)",
     "lr_drop_factor": "the learning rate is multiplied by this at every drop",
     "test_ms": "length of one test presentation (ms)",
@@ -91,7 +92,7 @@ RULE_OPTIONS = ("network.loss", "network.loss_expr", "network.refractory_trace")
 #: the options of every classification study: its schedule, initialisation, optimiser and network settings
 TRAINING_OPTIONS = (
     "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
-    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.lr_drop_every", "schedule.lr_drop_factor",
+    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every", "schedule.lr_drop_factor",
     "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
     "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
     "network.adamax_decay", "network.forward", "network.learning", "network.error_threshold", "network.reg_u",

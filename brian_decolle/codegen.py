@@ -46,7 +46,9 @@ How it works, and the Brian2 internals it relies on (brian2 2.10):
   :func:`count_blocked` lets tests assert that the declared loops were generated. A Brian2 upgrade
   that breaks either fails a test instead of running slow or wrong silently.
 
-``devices.Target(loops='generic')`` builds Brian2's loops for everything. cuda_standalone keeps
+Both cpp_standalone devices here (:class:`DecolleStandaloneDevice`, and :class:`PrecompiledStandaloneDevice`
+for ``devices.Target(loops='generic')``, which builds Brian2's loops for everything) compile ``objects.h``
+once per project, as a precompiled header (``brian_decolle/templates/makefile``). cuda_standalone keeps
 brian2cuda's own templates (the generic path); the runtime device ignores the declarations; a
 Synapses object that declares nothing (a user's own model) runs Brian2's loops.
 """
@@ -284,7 +286,22 @@ class BlockedCodeObject(CPPStandaloneCodeObject):
     generator_class = BlockedCodeGenerator
 
 
-class DecolleStandaloneDevice(CPPStandaloneDevice):
+class PrecompiledStandaloneDevice(CPPStandaloneDevice):
+    """cpp_standalone whose makefile parses ``objects.h`` once per project, into a precompiled header,
+    instead of once per source: most of a source's compile is that parse, so a project compiles in
+    about half the time (``brian_decolle/templates/makefile``; benchmarks/RESULTS.md, issue 30)."""
+
+    def generate_makefile(self, *args, **kwargs):
+        """Brian2's makefile step, rendering ``brian_decolle/templates/makefile`` instead of Brian2's."""
+        # Brian2 renders the makefile with its default code object's templater; ours finds our makefile first
+        self.code_object_class = lambda *_, **__: BlockedCodeObject
+        try:
+            super().generate_makefile(*args, **kwargs)
+        finally:
+            del self.code_object_class
+
+
+class DecolleStandaloneDevice(PrecompiledStandaloneDevice):
     """cpp_standalone, with blocked loops for declared synapses (see the module docstring)."""
 
     def __init__(self):

@@ -22,7 +22,7 @@ import numpy as np
 from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.devices.device import all_devices, previous_devices
 
-from .codegen import DecolleStandaloneDevice
+from .codegen import DecolleStandaloneDevice, PrecompiledStandaloneDevice
 from .checks import ConfigError, check_choice, check_index
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
@@ -68,12 +68,13 @@ class Target:
             _make_current(all_devices["runtime"], build_on_run=True)
             b2.prefs.codegen.target = self.codegen_target
             return
-        if self.device == "cuda_standalone":
-            _prepare_cuda(Path(self.build_dir))
         # Brian2's one registered instance per device name holds one project at a time (reinit()
         # clears it); a new instance of its class holds this build's arrays, code objects and folder
-        blocked = self.device == "cpp_standalone" and self.loops == "blocked"
-        device = DecolleStandaloneDevice() if blocked else type(all_devices[self.device])()
+        if self.device == "cuda_standalone":
+            _prepare_cuda(Path(self.build_dir))
+            device = type(all_devices[self.device])()
+        else:
+            device = DecolleStandaloneDevice() if self.loops == "blocked" else PrecompiledStandaloneDevice()
         _make_current(device, build_on_run=False, directory=str(self.build_dir))
 
     def with_build_dir(self, default) -> "Target":

@@ -2,6 +2,7 @@
 generic loops: the same spikes and the same weights, on the studies' default networks."""
 import dataclasses
 import re
+import subprocess
 
 import brian2 as b2
 import numpy as np
@@ -133,6 +134,28 @@ def test_event_driven_pathways_blocked_equal_generic(rng, tmp_path, case):
     for name, text in blocked[3].items():
         if re.search(r"_push_spikes(_\d+)?\.cpp$", name):
             assert ".push(" not in text, name
+
+
+@pytest.mark.parametrize("loops", devices.LOOPS)
+def test_a_project_parses_objects_h_once(tmp_path, loops):
+    """cpp_standalone (blocked or generic loops) compiles objects.h once per project into a precompiled
+    header that every source reads first, and deletes it after linking: the build folder keeps its size."""
+    folder = tmp_path / "cpp"
+    Target("cpp_standalone", str(folder), loops=loops).select()
+    cells = b2.NeuronGroup(4, "x : 1", threshold="True", name="cells")
+    links = b2.Synapses(cells, cells, "w : 1", on_pre="x_post += w", name="links")
+    codegen.connect_blocks(links, 1, 4, 4)
+    links.w = 0.5
+    b2.Network(cells, links).run(1 * b2.ms)
+    devices.build()
+    assert np.allclose(cells.x[:], 0.5 * 4 * 10)   # 10 steps of 4 spikes each
+    assert not (folder / "objects.h.gch").exists() and not (folder / "make.deps").exists()
+    plan = subprocess.run(["make", "-n", "-B"], cwd=folder, capture_output=True, text=True, check=True).stdout
+    compiles = [line for line in plan.splitlines() if " -c " in line]
+    assert "-x c++-header objects.h -o objects.h.gch" in compiles[0]
+    sources = compiles[1:]
+    assert len(sources) > 10 and all("-include objects.h " in c for c in sources)
+    devices.select("runtime", codegen_target="numpy")
 
 
 def test_a_pathway_with_a_delay_stops_the_run(tmp_path):

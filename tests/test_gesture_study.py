@@ -42,6 +42,7 @@ def test_default_cpu_network_trains_end_to_end_on_synthetic_gestures(tmp_path):
     device, test 4 recordings: every output written."""
     data = tmp_path / "synthetic_dvsgesture"
     out = _cli("--data-dir", str(data), "--synthetic", "--train-samples", "2", "--init-samples", "1",
+               "--init-iterations", "1",
                "--eval-every", "2", "--eval-samples", "2", "--n-test", "4", "--checkpoint-every", "2",
                "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr[-3000:]

@@ -40,7 +40,7 @@ def test_small_network_end_to_end_on_cpp_standalone(tmp_path):
     """Real digits, the small conv network with 2 replicas, 8 training samples: every output is written."""
     out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--n-validation", "4", "--train-samples", "8",
                "--batch", "2", "--eval-every", "4", "--eval-samples", "4", "--checkpoint-every", "4",
-               "--out", str(tmp_path))
+               "--init-samples", "2", "--init-iterations", "1", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "trained 8/8 samples" in out.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -92,7 +92,8 @@ def test_error_triggered_learning_on_the_small_network(tmp_path):
     counts the learning and error events and far less update work than Eq. 5's every-step update."""
     out = _cli("--network", "small", "--n-train", "20", "--n-test", "10", "--n-validation", "0", "--train-samples", "4",
                "--batch", "2", "--eval-every", "100", "--learning", "error_triggered", "--optimiser", "sgd",
-               "--lr", "0.01", "--error-threshold", "0.5", "--out", str(tmp_path))
+               "--lr", "0.01", "--error-threshold", "0.5", "--init-samples", "2", "--init-iterations", "1",
+               "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["training_samples"] == 4
@@ -109,7 +110,7 @@ def test_default_paper_network_trains_and_tests_on_cpp_standalone(tmp_path):
     out = _cli("--train-samples", "1", "--n-train", "10", "--n-test", "10", "--n-validation", "2",
                "--eval-samples", "1",
                "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init-samples", "1",
-               "--out", str(tmp_path))
+               "--init-iterations", "1", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "paper network" in out.stdout and "trained 1/1 samples" in out.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
