@@ -98,7 +98,9 @@ def _shift_to_rate(layer, state, b, rate_hz, activity, measure, tolerance, budge
         high = np.where(~reached & (rates > rate_hz), offset, high)
         low = np.where(~reached & (rates < rate_hz), offset, low)
         jump = step * 2 ** (n - 1)
-        moved = np.where(np.isinf(low), offset - jump, np.where(np.isinf(high), offset + jump, (low + high) / 2))
+        with np.errstate(invalid="ignore"):   # (-inf + inf: the midpoint of an open bracket, never chosen)
+            middle = (low + high) / 2
+        moved = np.where(np.isinf(low), offset - jump, np.where(np.isinf(high), offset + jump, middle))
         offset = np.where(reached, offset, moved)
         state[b] = base + offset
         activity = measure(state)

@@ -25,7 +25,7 @@ def test_building_says_what_and_how_long():
     lines = []
     with progress.building("the network", "cpp_standalone", lines.append):
         pass
-    assert lines[0] == "building the network for cpp_standalone: about 1-3 minutes on 2 cores ..."
+    assert lines[0] == "building the network for cpp_standalone: about 15-60 s on 2 cores ..."
     assert lines[1].startswith("built the network in ") and lines[1].endswith(" s")
 
 
