@@ -92,9 +92,9 @@ RULE_OPTIONS = ("network.loss", "network.loss_expr", "network.refractory_trace")
 #: the options of every classification study: its schedule, initialisation, optimiser and network settings
 TRAINING_OPTIONS = (
     "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
-    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every", "schedule.lr_drop_factor",
-    "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every", "schedule.train_ms",
-    "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
+    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every",
+    "schedule.lr_drop_factor", "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every",
+    "schedule.train_ms", "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
     "network.adamax_decay", "network.forward", "network.learning", "network.error_threshold", "network.reg_u",
     "network.reg_rate", "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale",
     "network.burnin_ms", "network.seed") + RULE_OPTIONS
