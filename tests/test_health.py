@@ -13,11 +13,12 @@ CFG = NetworkConfig(n_inputs=64, input_shape=(1, 8, 8), conv_layers=(ConvLayer(4
                     readout_sizes=3, burnin_ms=5, weight_scale=2.0, seed=3)
 STEPS = 60
 
-#: (the module's tests share one compiled classifier: one worker runs them all)
+#: (the module's tests share one compiled classifier: one worker runs them all, and the fixture lives for the
+#: worker's session, since a module fixture is built again whenever the worker's order interleaves modules)
 pytestmark = pytest.mark.xdist_group("health")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clf(tmp_path_factory):
     """One compiled classifier for every test of this module: each measurement re-runs it with its state
     (on the runtime device each run would build the network anew)."""
