@@ -42,6 +42,8 @@ SCHEDULE = {
     "gradient": ("end", 70),
     "update": ("end", 90),   # (80 is left free to record the summed gradients)
     "history_traces": ("end", 95),      # refractory_trace: d r/d w for the next step, after the update
+    "homeostasis": ("end", 96),         # each neuron's excitability follows its rate (homeostasis.eqs)
+    "homeostasis_copy": ("start", 2),   # ... and reaches the replicas' neurons before they threshold
 }
 
 #: times stay float64 whatever the precision: float32 seconds would blur the burn-in gate of long runs
@@ -69,6 +71,7 @@ class Layer:
     readout: b2.NeuronGroup | None = None
     readout_synapses: b2.Synapses | None = None
     population_synapses: b2.Synapses | None = None   # the activity regulariser's population sums (when on)
+    homeostasis: b2.NeuronGroup | None = None        # the neurons' homeostasis units (homeostasis_tau_s > 0)
 
     def schedule_groups(self) -> list:
         """The groups carrying the learning rate and burn-in, each once (the output group
@@ -93,6 +96,7 @@ class Builder:
         self.clock = b2.Clock(dt=self.dt, name=f"{name}_clock")
         self.objects = []
         self.learned = {}          # learned name -> (owner, variable)
+        self.homeostasis = {}      # neuron group name -> its homeostasis units (homeostasis_tau_s > 0)
         self.initial_values = {}   # learned name -> values at build (standalone cannot read them before a run)
         # the user's own neuron file (an absolute path, which the loader takes as it is) or ours
         self.neuron_file = cfg.neuron_equations or f"neuron_{cfg.dynamics}.eqs"
@@ -285,7 +289,33 @@ class Builder:
         if self.statistics:
             self.add_runner(eq.code("statistics.eqs", "accumulate"), group, "monitors", "statistics")
         self.objects.append(group)
+        if cfg.homeostasis_tau_s > 0 and not spec.is_output:
+            self.make_homeostasis(spec, group)
         return group
+
+    def make_homeostasis(self, spec, neurons):
+        """The homeostasis of a layer's neurons (homeostasis.eqs): one unit per neuron of a replica, holding
+        its excitability h and rate estimate nu (learned values: layerN_h, layerN_nu), and one connection from
+        each neuron of every replica to its unit, which counts its spikes and copies h back."""
+        cfg, n, B = self.cfg, spec.n_units, self.cfg.batch
+        units = b2.NeuronGroup(n, eq.sections("homeostasis.eqs")["unit"], clock=self.clock,
+                               name=f"{neurons.name}_homeostasis", namespace={"n_replicas": B})
+        units.nu_target = cfg.homeostasis_hz * b2.Hz
+        units.tau_nu = cfg.homeostasis_window_s * b2.second
+        units.tau_h = cfg.homeostasis_tau_s * b2.second
+        self.set_initial(f"layer{spec.index}_h", units, "h", np.zeros(n))
+        # the estimate starts at the target: h does not move before the neuron's rate is known
+        self.set_initial(f"layer{spec.index}_nu", units, "nu", np.full(n, cfg.homeostasis_hz) * b2.Hz)
+        pathways = {}
+        if self.plastic:  # (a network for testing only keeps h as training left it)
+            self.add_runner(eq.code("homeostasis.eqs", "update"), units, "homeostasis", "update")
+            pathways["on_pre"] = eq.code("homeostasis.eqs", "on_spike")
+        syn = b2.Synapses(neurons, units, eq.sections("homeostasis.eqs")["synapses"], clock=self.clock,
+                          name=f"{neurons.name}_homeostasis_synapses", **pathways)
+        syn.connect(i=np.arange(B * n), j=np.tile(np.arange(n), B))
+        move_summed(syn, "h_pre", "homeostasis_copy")
+        self.objects += [units, syn]
+        self.homeostasis[neurons.name] = units
 
     # ---- groups ------------------------------------------------------------------------
     def make_inputs(self, spikes):

@@ -49,6 +49,10 @@ HELP = {
     "burnin_ms": "no learning and no vote during a sample's first ms",
     "reg_u": "membrane regulariser weight",
     "reg_rate": "activity regulariser weight",
+    "homeostasis_tau_s": "homeostasis of excitability (equations/homeostasis.eqs): each neuron's excitability h "
+                         "follows --homeostasis-hz, a silent neuron's rising by 1 per this many seconds; 0: off",
+    "homeostasis_hz": "the homeostasis' target firing rate (Hz)",
+    "homeostasis_window_s": "the time constant of the homeostasis' running rate estimate (s)",
     "seed": "seed of the data split, spike trains, weights, time constants and dropout",
     "layer_sizes": "neurons of each dense layer",
     "n_inputs": "input spike trains",
@@ -96,7 +100,8 @@ TRAINING_OPTIONS = (
     "schedule.lr_drop_factor", "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every",
     "schedule.train_ms", "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
     "network.adamax_decay", "network.forward", "network.learning", "network.error_threshold", "network.reg_u",
-    "network.reg_rate", "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale",
+    "network.reg_rate", "network.homeostasis_tau_s", "network.homeostasis_hz", "network.homeostasis_window_s",
+    "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale",
     "network.burnin_ms", "network.seed") + RULE_OPTIONS
 
 

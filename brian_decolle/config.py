@@ -189,6 +189,10 @@ class NetworkConfig:
     reg_rate: float = 0.0                   # activity regulariser weight
     u_offset: float = 0.01
     rate_target: float = 0.1
+    homeostasis_tau_s: float = 0.0          # homeostasis of excitability (equations/homeostasis.eqs): the time for
+                                            # a silent neuron's h to rise by 1 (s); 0: off
+    homeostasis_hz: float = 20.0            # its target firing rate
+    homeostasis_window_s: float = 1.0       # the time constant of its running rate estimate (s)
     burnin_ms: float = 0.0
     bias: bool | tuple[bool, ...] = True    # learned biases on or off; one or per layer
     seed: int = 0                           # initial values (weights, readouts, time constants)
@@ -234,8 +238,9 @@ class NetworkConfig:
                 or not all(isinstance(x, (int, float)) for x in lo_hi) or not 0 < lo_hi[0] < lo_hi[1]):
             raise ConfigError(f"tau_range_ms={lo_hi!r} must be (low, high) with 0 < low < high")
         object.__setattr__(self, "tau_range_ms", tuple(lo_hi))
-        for name in ("w_rp", "lr", "reg_u", "reg_rate", "u_offset", "rate_target", "burnin_ms"):
+        for name in ("w_rp", "lr", "reg_u", "reg_rate", "u_offset", "rate_target", "burnin_ms", "homeostasis_tau_s"):
             check_non_negative(name, getattr(self, name))
+        check_homeostasis(self)
         check_decay("adamax_decay", self.adamax_decay)
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
@@ -351,6 +356,22 @@ def check_neuron_equations(path, dynamics: str = "discrete", max_pool: bool = Fa
                           f"for dynamics={dynamics!r}{' with a max-pool' if max_pool else ''} needs "
                           f"{', '.join('### ' + n for n in required)} (see equations/neuron_{dynamics}.eqs)")
     return str(file)
+
+
+def check_homeostasis(cfg: NetworkConfig) -> None:
+    """The homeostasis of excitability (homeostasis_tau_s > 0): a positive target rate and rate window, and
+    a neuron whose u adds the excitability h (as equations/neuron_*.eqs do; a user's own file must too)."""
+    for name in ("homeostasis_hz", "homeostasis_window_s"):
+        check_positive(name, getattr(cfg, name))
+    if cfg.homeostasis_tau_s > 0 and cfg.neuron_equations is not None:
+        model = re.search(r"^###\s+model\s*$(.*?)(?=^###|\Z)", Path(cfg.neuron_equations).read_text(),
+                          flags=re.MULTILINE | re.DOTALL)
+        u_line = re.search(r"^\s*u\s*=([^:]*):", model.group(1) if model else "", flags=re.MULTILINE)
+        if not u_line or not re.search(r"\bh\b", u_line.group(1)):
+            raise ConfigError(f"homeostasis_tau_s={cfg.homeostasis_tau_s!r} needs a neuron whose u adds the "
+                              f"excitability h, and neuron_equations={cfg.neuron_equations!r} does not: write "
+                              "u = ... + h and declare h : 1 (as equations/neuron_discrete.eqs), or set "
+                              "homeostasis_tau_s=0")
 
 
 #: the least a synapse costs in Brian2: its pre- and postsynaptic indices (int32) and one float

@@ -220,7 +220,8 @@ def _in_synapse(expr, own):
 
 
 #: why each known term of u carries no w_ij of this step
-HISTORY = {"r": "the refractory state eta*s_i, fed by this neuron's earlier spikes, which depended on w_ij"}
+HISTORY = {"r": "the refractory state eta*s_i, fed by this neuron's earlier spikes, which depended on w_ij",
+           "h": "the excitability (homeostasis.eqs), moved by this neuron's rate over earlier steps"}
 
 
 # ---- sympy in, Brian2 out ------------------------------------------------------------------

@@ -11,10 +11,11 @@ decay                 start, 0     p <- alpha p + (1-alpha) q;  q <- alpha_s q; 
                                    and takes the previous step's spike (discrete only;
                                    continuous dynamics integrate their ODEs in 'groups')
 bias copy             start, 1     shared biases copied to their neurons
+homeostasis copy      start, 2     each neuron's excitability h_i from its homeostasis unit
 synaptic input        groups, -1   isyn_i = sum_j w_ij p_j (summed variable; spike-driven:
                                    decayed with the neuron, raised by on_pre)
 max-pool              thresholds,-1  u of a pooled unit = max of its window, and the winner
-threshold             thresholds   spike when u = isyn + r + b > 0
+threshold             thresholds   spike when u = isyn + r + b + h > 0
 reset                 resets       q += gain; remember the spike for r
 dropout               end, 0       mask_i redrawn
 readout               end, 10      y_k = sum_i g_ki mask_i a_i + c_k  (and the layer's mean
@@ -38,6 +39,7 @@ gradient              end, 70      shared kernels and biases sum err_i p_j and e
 update                end, 90      w_ij -= lr err_i p_j;  b_i -= lr err_i  (or Adamax);
                                    error-triggered: on the learning events only
 history traces        end, 95      refractory_trace: d r_i/d w_ij for the next step
+homeostasis           end, 96      h_i follows the target rate (homeostasis_tau_s > 0)
 ====================  ===========  ==================================================
 
 Because p only ever reads q of the previous step, all layers threshold in the
@@ -63,7 +65,7 @@ from .checks import ConfigError
 from .config import NetworkConfig, check_burnin
 from .convolution import make_shared_layer
 
-NEURON_VARIABLES = ("u", "isyn", "b", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
+NEURON_VARIABLES = ("u", "isyn", "b", "h", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
 #: the runs whose synaptic work is counted apart: learning on, and learning off (tests)
 PHASES = {True: "learning", False: "test"}
@@ -117,12 +119,14 @@ class DecolleNetwork:
             for group in layer.schedule_groups():
                 put(group, "lr", (self.cfg.lr if lr is None else lr) if learn else 0.0)
             put(layer.output, "p_drop", layer.spec.dropout if dropout else 0.0)
+            if layer.homeostasis is not None:
+                put(layer.homeostasis, "h_on", 1.0 if learn else 0.0)
         if state is not None:
             missing = sorted(set(self.learned) - set(state))
             if missing:
                 raise ConfigError(f"state lacks {', '.join(missing)}; it must hold every learned variable")
-            for name, (owner, var) in self.learned.items():
-                put(owner, var, np.asarray(state[name], dtype=float))
+            for name, (owner, var) in self.learned.items():   # (in base units: a rate estimate in Hz)
+                put(owner, var, b2.Quantity(np.asarray(state[name], dtype=float), dim=owner.variables[var].dim))
         cfg, n = self.cfg, self.n_steps
         if spikes is not None:
             put(self.inputs.namespace["spikes_in"], None, check_spikes(spikes, n, cfg.batch * cfg.n_inputs))
@@ -474,6 +478,7 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     pre = dn.inputs
     for spec, target in zip(cfg.layers, targets):
         layer = make_shared_layer(builder, spec, pre) if spec.shared else builder.make_dense_layer(spec, pre)
+        layer.homeostasis = builder.homeostasis.get(layer.neurons.name)
         dn.layers.append(builder.add_readout(layer, target))
         pre = layer.output
 

@@ -57,6 +57,7 @@ CLASSIFICATION = ("mnist", "dvs-gesture", "events")
 _CLASSIFIER_FIELDS = (
     "network.seed", "network.lr", "network.dropout", "network.weight_scale", "network.readout_amplitude",
     "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
+    "network.homeostasis_tau_s", "network.homeostasis_hz", "network.homeostasis_window_s",
     "schedule.train_ms", "schedule.train_samples", "schedule.eval_every", "schedule.eval_samples",
     "schedule.checkpoint_every", "schedule.init", "schedule.init_samples", "schedule.init_u_mean",
     "schedule.init_u_std", "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations",
@@ -64,8 +65,9 @@ _CLASSIFIER_FIELDS = (
 #: per study, the config fields that only change values (state variables, TimedArrays, the seed, the
 #: Python-side schedule and data), never the generated code: tasks differing only in these share one
 #: build. network.reg_rate is one while it stays > 0 (the regulariser's population exists only when
-#: reg_rate > 0; STRUCTURAL_SIGNS). Namespace constants (adamax_decay, adamax_eps, u_offset, rate_target),
-#: sizes, test_ms (the build's run length) and the data's shape are structure.
+#: reg_rate > 0; STRUCTURAL_SIGNS), as is network.homeostasis_tau_s (its units likewise). Namespace
+#: constants (adamax_decay, adamax_eps, u_offset, rate_target), sizes, test_ms (the build's run length)
+#: and the data's shape are structure.
 RUNTIME_FIELDS = {
     "regression": ("network.seed", "network.lr", "network.dropout", "network.weight_scale",
                    "network.readout_amplitude", "network.reg_u", "network.reg_rate", "network.error_threshold",
@@ -76,7 +78,8 @@ RUNTIME_FIELDS = {
     "events": _CLASSIFIER_FIELDS + ("data.n_test", "data.n_validation", "data.frames"),
 }
 #: run-time fields whose sign (> 0 or not) is structural
-STRUCTURAL_SIGNS = {study: ("network.reg_rate",) for study in STUDIES}
+STRUCTURAL_SIGNS = {study: ("network.reg_rate",) + (("network.homeostasis_tau_s",) if study in CLASSIFICATION
+                                                    else ()) for study in STUDIES}
 #: the metric each study tabulates unless the spec names another: settings are chosen on the
 #: validation split, never on the test set
 DEFAULT_METRIC = {"regression": "layer3.nmse_after_training_lr0",

@@ -222,14 +222,17 @@ def _train_conv(device, build_dir, spikes, targets, cfg, codegen_target="numpy")
     dn.run(seed=cfg.seed)
     devices.build()
     weights = [dn.get_weights(k) for k in (1, 2, 3)]
-    out = ([dn.spikes(k) for k in (1, 2, 3)], [w["w"] for w in weights], [w["b"] for w in weights], initial)
+    out = ([dn.spikes(k) for k in (1, 2, 3)], [w["w"] for w in weights], [w["b"] for w in weights], initial,
+           dn.learned_state())
     devices.select("runtime", codegen_target="numpy")
     return out
 
 
 def test_runtime_and_cpp_standalone_agree_on_conv_pool_batch(rng, tmp_path):
-    """Conv + max-pool + conv + dense, two replicas, Adamax, dropout and both regularisers."""
-    cfg = _config(batch=2, optimiser="adamax", lr=0.01, dropout=0.3, reg_u=0.05, reg_rate=0.5, burnin_ms=BURNIN)
+    """Conv + max-pool + conv + dense, two replicas, Adamax, dropout, both regularisers and the
+    homeostasis of excitability (on the neurons under the pool too)."""
+    cfg = _config(batch=2, optimiser="adamax", lr=0.01, dropout=0.3, reg_u=0.05, reg_rate=0.5, burnin_ms=BURNIN,
+                  homeostasis_tau_s=0.02, homeostasis_hz=50.0, homeostasis_window_s=0.01)
     spikes, targets = _inputs(rng, batch=2, n_steps=60)
     runtime = _train_conv("runtime", None, spikes, targets, cfg)
     cpp = _train_conv("cpp_standalone", tmp_path / "cpp", spikes, targets, cfg)
@@ -238,6 +241,10 @@ def test_runtime_and_cpp_standalone_agree_on_conv_pool_batch(rng, tmp_path):
     for part in (1, 2):
         for a, b in zip(runtime[part], cpp[part]):
             assert np.max(np.abs(a - b)) <= 1e-9
+    for k in (1, 2, 3):
+        h, nu = runtime[4][f"layer{k}_h"], runtime[4][f"layer{k}_nu"]
+        assert h.shape == (cfg.layers[k - 1].n_units,) and np.abs(h).max() > 0.1, "the homeostasis moved h"
+        assert np.max(np.abs(h - cpp[4][f"layer{k}_h"])) <= 1e-9 and np.max(np.abs(nu - cpp[4][f"layer{k}_nu"])) <= 1e-6
     for initial, final in zip(runtime[3], runtime[1]):
         assert np.max(np.abs(final - initial)) > 1e-3, "learning must have moved the kernels"
 

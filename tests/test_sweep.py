@@ -193,9 +193,10 @@ def test_the_example_spec_is_valid_and_shares_one_build():
 
 # ---- classification studies ----------------------------------------------------------------------
 #: Poisson MNIST in miniature: two dense layers of 12 on the 784 pixels, 40 ms samples (10 ms burn-in),
-#: 4 training samples, an evaluation of 5 validation digits after 2, a final test of 10 digits
+#: 4 training samples, an evaluation of 5 validation digits after 2, a final test of 10 digits; both
+#: structural options on (the activity regulariser, the homeostasis)
 TINY_MNIST = {"network.conv_layers": [], "network.layer_sizes": [12, 12], "network.burnin_ms": 10.0,
-              "network.reg_rate": 0.01, "data.n_train": 40, "data.n_test": 10, "data.n_validation": 10,
+              "network.reg_rate": 0.01, "network.homeostasis_tau_s": 5.0, "data.n_train": 40, "data.n_test": 10, "data.n_validation": 10,
               "schedule.train_ms": 40.0, "schedule.test_ms": 40.0, "schedule.train_samples": 4,
               "schedule.eval_every": 2, "schedule.eval_samples": 5, "schedule.checkpoint_every": 2,
               "schedule.init": "uniform"}
@@ -208,7 +209,8 @@ MNIST_VALUES = {"network.seed": 3, "network.lr": 3e-3, "network.dropout": 0.2, "
                 "schedule.init_u_mean": -0.5, "schedule.init_u_std": 0.8, "schedule.init_rate_hz": 30.0,
                 "schedule.init_tolerance": 0.2,
                 "schedule.init_iterations": 2, "schedule.lr_drop_every": 2, "schedule.lr_drop_factor": 0.5,
-                "data.max_rate_hz": 80.0, "data.n_validation": 5, "data.n_train": 30, "data.n_test": 20}
+                "data.max_rate_hz": 80.0, "data.n_validation": 5, "data.n_train": 30, "data.n_test": 20,
+                "network.homeostasis_tau_s": 2.0, "network.homeostasis_hz": 30.0, "network.homeostasis_window_s": 0.5}
 
 
 def mnist_spec(**changes) -> dict:
@@ -242,7 +244,8 @@ def test_classification_groups_by_structure():
     key = sweep.group_key(spec, base)
     assert sweep.group_key(spec, sweep.compose("mnist", "small", {**TINY_MNIST, **MNIST_VALUES})) == key
     for change in ({"network.optimiser": "sgd"}, {"network.adamax_decay": 0.9}, {"schedule.test_ms": 50.0},
-                   {"network.batch": 2}, {"network.reg_rate": 0.0}, {"network.layer_sizes": [12, 10]}):
+                   {"network.batch": 2}, {"network.reg_rate": 0.0}, {"network.homeostasis_tau_s": 0.0},
+                   {"network.layer_sizes": [12, 10]}):
         assert sweep.group_key(spec, sweep.compose("mnist", "small", {**TINY_MNIST, **change})) != key, change
 
 
