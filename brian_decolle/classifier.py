@@ -158,7 +158,8 @@ class OnlineClassifier:
         (-1: no target); starts (run_steps,) 1 where a sample begins; lr: this run's learning
         rate (default the network's). Returns the readouts (layers, run_steps, B, classes), the
         learned state afterwards, the layer-1 recordings and the per-layer activity (spike counts
-        of the output units, membrane sums of the neurons, and the run's synaptic work ``operations``,
+        of the output units, membrane sums of the neurons, whether input reached each output unit, and the
+        run's synaptic work ``operations``,
         None where a run of a plastic build does not learn)."""
         cfg = self.cfg
         targets = np.zeros((self.run_steps, cfg.batch, self.n_classes))
@@ -179,7 +180,7 @@ class OnlineClassifier:
                       for k in range(1, cfg.n_layers + 1)])
         # (the build counts the phase it was compiled for: a plastic one learning, a test-only one testing)
         work = dn.synaptic_operations(self.run_steps, learning=learn) if learn or not self.plastic else None
-        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k),
+        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k), "reached": dn.reached(k),
                      "operations": None if work is None else work[k - 1]}
                     for k, counter in enumerate(self.counters, start=1)]
         counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0

@@ -5,7 +5,8 @@ and each neuron's sums of u and u^2 after the burn-in (statistics.eqs).
 :class:`Activity` adds these up over the runs of one evaluation (or of the
 initialisation) and :func:`layer_health` turns them into the figures a user
 checks: mean firing rate, the fraction of silent units (no spike in any sample;
-the non-spiking output layer has none by definition), membrane mean and standard
+the non-spiking output layer has none by definition), apart the units no input
+reached (no synaptic input in any sample), membrane mean and standard
 deviation, and weight and bias ranges.
 """
 from __future__ import annotations
@@ -27,18 +28,20 @@ class Activity:
     def __init__(self, cfg: NetworkConfig):
         self.cfg = cfg
         self.counts = [np.zeros(spec.n_outputs) for spec in cfg.layers]   # per unit of one replica
+        self.reached = [np.zeros(spec.n_outputs, dtype=bool) for spec in cfg.layers]  # input reached the unit
         self.u_sum = np.zeros(cfg.n_layers)
         self.u_sq = np.zeros(cfg.n_layers)
         self.n_values = np.zeros(cfg.n_layers)   # neuron-steps counted
         self.unit_steps = 0.0                    # steps a unit of one replica was simulated, over all samples
 
     def add(self, recording: list[dict], n_samples: int, steps: int) -> None:
-        """One run's per-layer recording (counts, u_sum, u_sq, n_counted) holding n_samples
+        """One run's per-layer recording (counts, reached, u_sum, u_sq, n_counted) holding n_samples
         samples (replicas that ran a sample) of ``steps`` steps each."""
         B = self.cfg.batch
         for k, (spec, rec) in enumerate(zip(self.cfg.layers, recording)):
             counts = rec["counts"].reshape(B, spec.n_outputs)[:n_samples]
             self.counts[k] += counts.sum(axis=0)
+            self.reached[k] |= rec["reached"].reshape(B, spec.n_outputs)[:n_samples].any(axis=0)
             u_sum = rec["u_sum"].reshape(B, -1)[:n_samples]
             u_sq = rec["u_sq"].reshape(B, -1)[:n_samples]
             self.u_sum[k] += u_sum.sum()
@@ -69,11 +72,16 @@ class Activity:
 
     def rates(self, layer: int) -> dict:
         """The rate distribution of the layer: mean, median and 95th percentile (Hz), the
-        fractions of units above FAST_HZ and of silent units (no spike in any sample)."""
+        fractions of units above FAST_HZ and of silent units (no spike in any sample), the fraction of
+        units no input reached (such as those that only see MNIST's empty border), and of the units
+        input reached, the fraction that stayed silent."""
         rates = self.unit_rates_hz(layer)
+        reached = self.reached[self._position(layer)]
         return {"rate_hz": self.rate_hz(layer), "rate_median_hz": float(np.median(rates)),
                 "rate_p95_hz": float(np.percentile(rates, 95)),
-                "fast_fraction": float(np.mean(rates > FAST_HZ)), "silent_fraction": float(np.mean(rates == 0))}
+                "fast_fraction": float(np.mean(rates > FAST_HZ)), "silent_fraction": float(np.mean(rates == 0)),
+                "unreached_fraction": float(np.mean(~reached)),
+                "silent_reached_fraction": float(np.mean(rates[reached] == 0)) if reached.any() else None}
 
     def membrane(self, layer: int) -> tuple[float, float]:
         """Mean and standard deviation of u of the layer over neurons and counted steps."""
@@ -84,15 +92,15 @@ class Activity:
 
 
 def layer_health(activity: Activity, state: dict[str, np.ndarray]) -> list[dict]:
-    """Per layer: the rates (mean, median, 95th percentile; fast_fraction and silent_fraction are None
-    for the non-spiking output layer), u_mean, u_std,
+    """Per layer: the rates (mean, median, 95th percentile; unreached_fraction; fast_fraction,
+    silent_fraction and silent_reached_fraction are None for the non-spiking output layer), u_mean, u_std,
     weight_range, bias_range and the PERCENTILES of weights and biases (None without biases)."""
     cfg, out = activity.cfg, []
     for spec in cfg.layers:
         u_mean, u_std = activity.membrane(spec.index)
         rates = activity.rates(spec.index)
         if spec.is_output:
-            rates.update(fast_fraction=None, silent_fraction=None)
+            rates.update(fast_fraction=None, silent_fraction=None, silent_reached_fraction=None)
         w = state[f"layer{spec.index}_w"]
         b = state.get(f"layer{spec.index}_b")
         out.append({

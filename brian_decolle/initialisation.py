@@ -77,7 +77,7 @@ def lsuv(dn, state: dict, measure: Callable[[dict], Activity], *, tolerance: flo
         report(f"initialisation (LSUV) layer {layer}: u mean {old['u_mean']:.2f} -> {new['u_mean']:.2f}, "
                f"std {old['u_std']:.2f} -> {new['u_std']:.2f}, rate {old['rate_hz']:.1f} -> {new['rate_hz']:.1f} Hz "
                f"(median {new['rate_median_hz']:.0f} Hz, {new['fast_fraction']:.0%} above {FAST_HZ:.0f} Hz, "
-               f"{new['silent_fraction']:.0%} silent)")
+               f"{new['silent_fraction']:.0%} silent; {new['unreached_fraction']:.0%} reached by no input)")
     return state, log
 
 

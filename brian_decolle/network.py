@@ -63,7 +63,7 @@ from . import devices
 from .build import SCHEDULE, Builder, Layer
 from .checks import ConfigError
 from .config import NetworkConfig, check_burnin
-from .convolution import make_shared_layer
+from .convolution import make_shared_layer, pool_windows
 
 NEURON_VARIABLES = ("u", "isyn", "b", "h", "r", "p", "q", "sg", "act", "mask", "m", "err", "logistic", "low_rate")
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
@@ -305,12 +305,23 @@ class DecolleNetwork:
 
     def membrane_statistics(self, layer: int) -> dict[str, np.ndarray]:
         """Sums gathered by ``build_network(statistics=True)`` in the last run, per neuron
-        (all replicas): u_sum, u_sq (over counted steps) and n_counted (steps)."""
+        (all replicas): u_sum, u_sq, i_abs (sum of |isyn|; over counted steps) and n_counted (steps)."""
         neurons = self._layer(layer).neurons
         if "u_sum" not in neurons.variables:
             raise ConfigError("membrane statistics were not gathered: build with statistics=True")
         return {"u_sum": np.array(neurons.u_sum[:]), "u_sq": np.array(neurons.u_sq[:]),
-                "n_counted": float(np.asarray(neurons.n_counted[:]).ravel()[0])}
+                "i_abs": np.array(neurons.i_abs[:]), "n_counted": float(np.asarray(neurons.n_counted[:]).ravel()[0])}
+
+    def reached(self, layer: int) -> np.ndarray:
+        """Whether any synaptic input reached each output unit of ``layer`` (all replicas) during the counted
+        steps of the last run (statistics=True): a neuron whose |isyn| summed to 0 got none; a max-pooled
+        unit was reached when any neuron of its window was."""
+        spec = self._layer(layer).spec
+        got = self.membrane_statistics(layer)["i_abs"].reshape(self.cfg.batch, spec.n_units) > 0
+        if spec.pool > 1:
+            members, _, _ = pool_windows(spec.unit_shape, spec.pool)
+            got = got[:, members].any(axis=2)
+        return got.ravel()
 
     # ---- learned state (checkpoints) ------------------------------------------------
     def learned_state(self, initial: bool = False) -> dict[str, np.ndarray]:

@@ -24,6 +24,14 @@ def poisson(rng, n_steps, n_inputs, p=0.1):
     return (rng.random((n_steps, n_inputs)) < p).astype(float)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slowest tests (tests/slowest.txt) start first: pytest-xdist hands tests to the workers in this
+    order, and a long test started last keeps one core busy alone after the other has finished."""
+    lines = (Path(__file__).parent / "slowest.txt").read_text().splitlines()
+    first = {name: k for k, name in enumerate(line for line in lines if line and not line.startswith("#"))}
+    items.sort(key=lambda item: first.get(item.nodeid, len(first)))   # (a stable sort: the rest keep their order)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Collecting no test at all is a failure, never a pass."""
     if exitstatus == 5:

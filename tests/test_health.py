@@ -87,18 +87,37 @@ def test_rate_distribution_counts_each_unit():
     # layer 1: 4 channels x 4 x 4 pooled units; 100 steps of 1 ms
     counts = np.zeros(64)
     counts[:16], counts[16:20] = 50, 40       # 16 units at 500 Hz, 4 at 400 Hz, the rest silent
-    recording = [{"counts": counts, "u_sum": np.zeros(4 * 64), "u_sq": np.zeros(4 * 64), "n_counted": 1},
-                 {"counts": np.full(12, 2.0), "u_sum": np.zeros(12), "u_sq": np.zeros(12), "n_counted": 1}]
+    reached = np.arange(64) < 48              # ... of which the last 16 no input reached
+    recording = [{"counts": counts, "reached": reached, "u_sum": np.zeros(4 * 64), "u_sq": np.zeros(4 * 64),
+                  "n_counted": 1},
+                 {"counts": np.full(12, 2.0), "reached": np.ones(12, dtype=bool), "u_sum": np.zeros(12),
+                  "u_sq": np.zeros(12), "n_counted": 1}]
     activity.add(recording, 1, 100)
     rates = activity.rates(1)
     assert rates["fast_fraction"] == 20 / 64 and rates["silent_fraction"] == 44 / 64
+    assert rates["unreached_fraction"] == 16 / 64 and rates["silent_reached_fraction"] == 28 / 48
     assert rates["rate_median_hz"] == 0 and rates["rate_p95_hz"] == 500
     assert rates["rate_hz"] == pytest.approx((16 * 500 + 4 * 400) / 64)
     assert activity.rates(2) == {"rate_hz": 20.0, "rate_median_hz": 20.0, "rate_p95_hz": 20.0, "fast_fraction": 0.0,
-                                 "silent_fraction": 0.0}
+                                 "silent_fraction": 0.0, "unreached_fraction": 0.0, "silent_reached_fraction": 0.0}
     for layer in (0, 3):   # layers are numbered from 1, as in LayerSpec.index and summary.json
         with pytest.raises(IndexError, match="layers 1 to 2"):
             activity.rates(layer)
+
+
+def test_units_no_input_reaches_are_counted_apart(clf):
+    """The right half of the 8x8 image stays empty: the pooled layer-1 units whose 3x3 fields (padding 1)
+    see only empty columns, the last pooled column of every channel (a quarter), are reached by no input."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((STEPS, 8, 8)) < 0.3).astype(float)
+    x[:, :, 4:] = 0
+    activity = Activity(CFG)
+    *_, recorded = clf.run(x.reshape(STEPS, 64), np.full((STEPS, 1), -1), np.eye(1, STEPS)[0], clf.initial_state(),
+                           learn=False, seed=0)
+    activity.add(recorded, 1, STEPS)
+    unreached = ~recorded[0]["reached"].reshape(4, 4, 4)
+    assert unreached[:, :, 3].all() and not unreached[:, :, :3].any()
+    assert activity.rates(1)["unreached_fraction"] == 0.25 and activity.rates(2)["unreached_fraction"] == 0.0
 
 
 def test_health_warns_about_silent_and_racing_layers(clf):

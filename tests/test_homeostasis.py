@@ -11,8 +11,6 @@ from brian_decolle.checks import ConfigError
 from brian_decolle.config import NetworkConfig
 from brian_decolle.network import build_network
 
-pytestmark = pytest.mark.quick
-
 DT = 1e-3
 TARGET_HZ, TAU_H, WINDOW = 50.0, 0.05, 0.02
 
@@ -30,6 +28,7 @@ def _inputs(cfg, n_steps, rate=0.2, seed=0):
     return spikes, targets
 
 
+@pytest.mark.quick
 def test_h_and_the_rate_estimate_follow_their_equations_across_replicas():
     """Two replicas share each neuron's h: nu takes their mean spike count of every step, h moves by
     (1 - nu/nu_target) dt/tau_h, and every replica's neuron adds its unit's h of the step before to u."""
@@ -61,6 +60,7 @@ def test_h_and_the_rate_estimate_follow_their_equations_across_replicas():
     assert set(dn.learned_state()) >= {"layer1_h", "layer1_nu", "layer2_h", "layer2_nu"}
 
 
+@pytest.mark.quick
 def test_silent_and_saturated_neurons_move_toward_the_target_rate_while_learning_only():
     """Biases that silence one neuron and saturate another: with the homeostasis both fire closer to the
     target after 1.5 s; with learning off h stays, and a network for testing only fires alike."""
@@ -89,6 +89,7 @@ def test_silent_and_saturated_neurons_move_toward_the_target_rate_while_learning
     assert frozen.state(1, "u")[:, 0].max() > -1, "the silenced neuron (b = -3) sits near threshold with its h"
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("change, message", [
     ({"homeostasis_tau_s": -1.0}, "homeostasis_tau_s=-1.0"),
     ({"homeostasis_hz": 0.0}, "homeostasis_hz=0.0"),
@@ -99,6 +100,7 @@ def test_bad_homeostasis_settings_are_refused(change, message):
         _config(**change)
 
 
+@pytest.mark.quick
 def test_a_neuron_file_without_h_is_refused_only_with_the_homeostasis_on(tmp_path):
     from brian_decolle import equations as eq
     text = eq._equations_dir().joinpath("neuron_discrete.eqs").read_text()
@@ -108,3 +110,23 @@ def test_a_neuron_file_without_h_is_refused_only_with_the_homeostasis_on(tmp_pat
         _config(neuron_equations=str(own))
     assert "needs a neuron whose u adds the excitability h" in str(err.value) and "own.eqs" in str(err.value)
     assert _config(neuron_equations=str(own), homeostasis_tau_s=0.0).homeostasis_tau_s == 0.0
+
+
+@pytest.mark.parametrize("device", [pytest.param("runtime", marks=pytest.mark.quick), "cpp_standalone"])
+def test_a_network_for_testing_only_fires_with_the_saved_h(device, tmp_path):
+    """A test-only build (plastic=False, no homeostasis code but the copy of h) given a state whose h lifts
+    one neuron and silences another fires as the plastic build does with learning off, on both devices."""
+    cfg = _config(lr=0.0)
+    spikes, targets = _inputs(cfg, 150)
+    state = build_network(cfg, spikes, targets).learned_state(initial=True)
+    state["layer1_h"] = np.array([3.0, -3.0, 0.0, 0.0, 0.0])
+    fired = []
+    for plastic in (True, False):
+        devices.select(device, build_dir=tmp_path / f"plastic{plastic}", codegen_target="numpy")
+        dn = build_network(cfg, spikes, targets, record_spikes=True, plastic=plastic)
+        dn.run(learn=False, state=state, seed=0)
+        devices.build()
+        fired.append(dn.spikes(1))
+        devices.select("runtime", codegen_target="numpy")
+    assert np.array_equal(fired[0], fired[1])
+    assert fired[1][:, 0].sum() > 100 and fired[1][:, 1].sum() == 0, fired[1].sum(axis=0)
