@@ -180,9 +180,11 @@ class OnlineClassifier:
                       for k in range(1, cfg.n_layers + 1)])
         # (the build counts the phase it was compiled for: a plastic one learning, a test-only one testing)
         work = dn.synaptic_operations(self.run_steps, learning=learn) if learn or not self.plastic else None
-        activity = [{"counts": np.array(counter.count[:]), **dn.membrane_statistics(k), "reached": dn.reached(k),
-                     "operations": None if work is None else work[k - 1]}
-                    for k, counter in enumerate(self.counters, start=1)]
+        activity = []
+        for k, counter in enumerate(self.counters, start=1):
+            sums = dn.membrane_statistics(k)
+            activity.append({"counts": np.array(counter.count[:]), **sums, "reached": dn.reached(k, sums["i_abs"]),
+                             "operations": None if work is None else work[k - 1]})
         counts = activity[0]["counts"][:cfg.layers[0].n_outputs]  # replica 0
         active = np.sort(np.argsort(-counts, kind="stable")[:self.n_raster])
         fired = (np.round(np.asarray(self.raster.t / b2.ms) / cfg.dt_ms).astype(int), np.asarray(self.raster.i))

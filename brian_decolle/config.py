@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import derive
+from . import equations as eq
 from .checks import (ConfigError, check_bool, check_choice, check_count, check_decay, check_finite,  # noqa: F401
                      check_index, check_non_negative, check_positive, per_layer)  # (re-exported)
 
@@ -364,10 +365,9 @@ def check_homeostasis(cfg: NetworkConfig) -> None:
     for name in ("homeostasis_hz", "homeostasis_window_s"):
         check_positive(name, getattr(cfg, name))
     if cfg.homeostasis_tau_s > 0 and cfg.neuron_equations is not None:
-        model = re.search(r"^###\s+model\s*$(.*?)(?=^###|\Z)", Path(cfg.neuron_equations).read_text(),
-                          flags=re.MULTILINE | re.DOTALL)
-        u_line = re.search(r"^\s*u\s*=([^:]*):", model.group(1) if model else "", flags=re.MULTILINE)
-        if not u_line or not re.search(r"\bh\b", u_line.group(1)):
+        from brian2 import Equations
+        model = Equations(eq.sections(cfg.neuron_equations)["model"])
+        if "u" not in model or "h" not in model["u"].identifiers:
             raise ConfigError(f"homeostasis_tau_s={cfg.homeostasis_tau_s!r} needs a neuron whose u adds the "
                               f"excitability h, and neuron_equations={cfg.neuron_equations!r} does not: write "
                               "u = ... + h and declare h : 1 (as equations/neuron_discrete.eqs), or set "

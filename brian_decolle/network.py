@@ -312,12 +312,12 @@ class DecolleNetwork:
         return {"u_sum": np.array(neurons.u_sum[:]), "u_sq": np.array(neurons.u_sq[:]),
                 "i_abs": np.array(neurons.i_abs[:]), "n_counted": float(np.asarray(neurons.n_counted[:]).ravel()[0])}
 
-    def reached(self, layer: int) -> np.ndarray:
-        """Whether any synaptic input reached each output unit of ``layer`` (all replicas) during the counted
-        steps of the last run (statistics=True): a neuron whose |isyn| summed to 0 got none; a max-pooled
-        unit was reached when any neuron of its window was."""
+    def reached(self, layer: int, i_abs: np.ndarray) -> np.ndarray:
+        """Whether any synaptic input reached each output unit of ``layer`` (all replicas), from the neurons'
+        sums of |isyn| (``membrane_statistics``' i_abs): a neuron whose sum is 0 got none; a max-pooled unit
+        was reached when any neuron of its window was."""
         spec = self._layer(layer).spec
-        got = self.membrane_statistics(layer)["i_abs"].reshape(self.cfg.batch, spec.n_units) > 0
+        got = np.asarray(i_abs).reshape(self.cfg.batch, spec.n_units) > 0
         if spec.pool > 1:
             members, _, _ = pool_windows(spec.unit_shape, spec.pool)
             got = got[:, members].any(axis=2)
