@@ -15,6 +15,21 @@ def runtime_numpy():
     yield
 
 
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """One uninterrupted run of test_classification.py's stripes task on the runtime device (its output folder,
+    read only), which the resume and checkpoint tests compare with and copy. A session fixture: a module fixture
+    is built again whenever a worker's order interleaves modules. Tests that read it carry
+    ``pytest.mark.xdist_group("trained")``, so that one worker trains it once."""
+    from test_classification import CFG, RUNTIME, SCHEDULE, Stripes
+
+    from brian_decolle.training import train_and_test
+
+    out = tmp_path_factory.mktemp("trained")
+    train_and_test(CFG, SCHEDULE, Stripes(), out, target=RUNTIME, report=lambda line: None)
+    return out
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -29,7 +44,8 @@ def pytest_collection_modifyitems(config, items):
     order, and a long test started last keeps one core busy alone after the other has finished."""
     lines = (Path(__file__).parent / "slowest.txt").read_text().splitlines()
     first = {name: k for k, name in enumerate(line for line in lines if line and not line.startswith("#"))}
-    items.sort(key=lambda item: first.get(item.nodeid, len(first)))   # (a stable sort: the rest keep their order)
+    # (pytest's durations cut an id at its first space; a stable sort: the rest keep their order)
+    items.sort(key=lambda item: first.get(item.nodeid.split(" ")[0], len(first)))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,6 +1,7 @@
 """The online classifier: one build for many runs, repeatable seeds, checkpoints and resume,
 and a standalone build folder that keeps its size however many runs follow."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -73,11 +74,13 @@ def test_runtime_and_cpp_standalone_train_alike(tmp_path):
     assert samples["runtime"]["layer1_random_spikes"].shape == (SCHEDULE.steps(CFG).test, SCHEDULE.n_raster)
 
 
-def test_resume_continues_exactly(tmp_path):
-    """Interrupted after 8 samples and resumed, a run ends with the weights of an uninterrupted one."""
-    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "whole", target=RUNTIME,
-                   report=lambda line: None)
+#: the tests comparing with conftest.py's uninterrupted run of this task run on the worker that trains it
+SHARES_TRAINED = pytest.mark.xdist_group("trained")
 
+
+@SHARES_TRAINED
+def test_resume_continues_exactly(trained, tmp_path):
+    """Interrupted after 8 samples and resumed, a run ends with the weights of an uninterrupted one."""
     class Stop(Exception):
         pass
 
@@ -94,17 +97,17 @@ def test_resume_continues_exactly(tmp_path):
     train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / "cut", target=RUNTIME,
                    resume=True, report=lines.append)
     assert "resuming after 4 training samples" in lines and not any("LSUV" in line for line in lines)
-    whole, cut = _learned(tmp_path / "whole"), _learned(tmp_path / "cut")
+    whole, cut = _learned(trained), _learned(tmp_path / "cut")
     for name in whole:
         np.testing.assert_array_equal(whole[name], cut[name])
 
 
-def test_resume_refuses_other_settings(tmp_path):
-    train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=RUNTIME,
-                   report=lambda line: None)
+@SHARES_TRAINED
+def test_resume_refuses_other_settings(trained, tmp_path):
+    shutil.copytree(trained, tmp_path / "run")
     other = Schedule(**{**SCHEDULE.__dict__, "train_samples": 24})
     with pytest.raises(ConfigError, match="other settings"):
-        train_and_test(CFG, other, Stripes(), tmp_path, target=RUNTIME, resume=True,
+        train_and_test(CFG, other, Stripes(), tmp_path / "run", target=RUNTIME, resume=True,
                        report=lambda line: None)
 
 

@@ -238,16 +238,8 @@ def test_missing_config_file_is_refused(tmp_path, capsys):
 
 # ---- checkpoints ---------------------------------------------------------------------------------
 
-#: the tests reading the one trained run below run on one worker, which trains it once (a session fixture: a
-#: module fixture is built again whenever the worker's order interleaves this module with others)
+#: the tests reading the one trained run of conftest.py (the stripes task) run on one worker, which trains it once
 SHARES_TRAINED = pytest.mark.xdist_group("trained")
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("trained")
-    train_and_test(CFG, SCHEDULE, Stripes(), out, target=RUNTIME, report=lambda line: None)
-    return out
 
 
 @SHARES_TRAINED
