@@ -10,7 +10,7 @@ from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
 from brian_decolle import devices
 from brian_decolle.devices import Target
 from brian_decolle.classifier import votes
-from brian_decolle.training import Schedule, train_and_test
+from brian_decolle.training import Schedule, read_checkpoint, train_and_test
 
 RUNTIME = Target("runtime", codegen_target="numpy")
 
@@ -45,37 +45,36 @@ def _learned(folder):
         return {k: f[k] for k in f.files}
 
 
-def test_runtime_and_cpp_standalone_train_alike(tmp_path):
-    """Same seeds, same dropout masks, same learned weights on both devices (one C++ build)."""
-    logs = {}
-    for device in ("runtime", "cpp_standalone"):
-        lines = []
-        history = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path / device, target=Target(device, codegen_target="numpy"),
-                                 report=lines.append)
-        logs[device] = (history, lines)
-    a, b = _learned(tmp_path / "runtime"), _learned(tmp_path / "cpp_standalone")
+#: the tests comparing with conftest.py's uninterrupted run of this task run on the worker that trains it
+SHARES_TRAINED = pytest.mark.xdist_group("trained")
+
+
+@SHARES_TRAINED
+def test_runtime_and_cpp_standalone_train_alike(trained, tmp_path):
+    """Same seeds, same dropout masks, same learned weights on both devices (one C++ build; the runtime
+    device's run is conftest's uninterrupted one)."""
+    lines = []
+    history = train_and_test(CFG, SCHEDULE, Stripes(), tmp_path, target=Target("cpp_standalone"), report=lines.append)
+    _, on_runtime = read_checkpoint(trained / "checkpoint.npz")
+    a, b = _learned(trained), _learned(tmp_path)
     for name in a:
         assert np.max(np.abs(a[name] - b[name])) <= 1e-9, name
     initial = build_network(CFG, np.zeros((1, 288)), [np.zeros((1, 6))] * 2, plastic=False).learned_state(initial=True)
     assert np.max(np.abs(a["layer1_w"] - initial["layer1_w"])) > 1e-2, "learning must have moved the kernels"
-    assert [e["accuracy"] for e in logs["runtime"][0]["evaluations"]] == \
-        [e["accuracy"] for e in logs["cpp_standalone"][0]["evaluations"]]
-    assert any("trained 16/16 samples" in line for line in logs["cpp_standalone"][1])
+    assert [e["accuracy"] for e in on_runtime["evaluations"]] == [e["accuracy"] for e in history["evaluations"]]
+    assert any("trained 16/16 samples" in line for line in lines)
     # every test ran on the test-only build, compiled once beside the training build
-    assert sum(line.startswith("built a network for testing only") for line in logs["cpp_standalone"][1]) == 1
+    assert sum(line.startswith("built a network for testing only") for line in lines) == 1
     for folder in ("build", "build_test"):
-        assert (tmp_path / "cpp_standalone" / folder / "main").is_file(), folder
+        assert (tmp_path / folder / "main").is_file(), folder
     # the raster's random layer-1 units: distinct, fixed by the seed, the same on both devices
-    samples = {device: np.load(tmp_path / device / "test_sample.npz") for device in logs}
+    samples = {device: np.load(folder / "test_sample.npz") for device, folder in
+               (("runtime", trained), ("cpp_standalone", tmp_path))}
     units = samples["runtime"]["layer1_random_units"]
     assert len(set(units)) == SCHEDULE.n_raster and list(units) == sorted(units)
     for key in ("layer1_random_units", "layer1_random_spikes", "layer1_spikes", "layer1_units"):
         np.testing.assert_array_equal(samples["runtime"][key], samples["cpp_standalone"][key], err_msg=key)
     assert samples["runtime"]["layer1_random_spikes"].shape == (SCHEDULE.steps(CFG).test, SCHEDULE.n_raster)
-
-
-#: the tests comparing with conftest.py's uninterrupted run of this task run on the worker that trains it
-SHARES_TRAINED = pytest.mark.xdist_group("trained")
 
 
 @SHARES_TRAINED
