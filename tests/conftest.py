@@ -15,12 +15,15 @@ def runtime_numpy():
     yield
 
 
+#: the mark of the tests that read the ``trained`` run below: they run on one worker, which trains it once
+SHARES_TRAINED = pytest.mark.xdist_group("trained")
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """One uninterrupted run of test_classification.py's stripes task on the runtime device (its output folder,
     read only), which the resume and checkpoint tests compare with and copy. A session fixture: a module fixture
-    is built again whenever a worker's order interleaves modules. Tests that read it carry
-    ``pytest.mark.xdist_group("trained")``, so that one worker trains it once."""
+    is built again whenever a worker's order interleaves modules. Tests that read it carry SHARES_TRAINED."""
     from test_classification import CFG, RUNTIME, SCHEDULE, Stripes
 
     from brian_decolle.training import train_and_test

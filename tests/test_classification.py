@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import SHARES_TRAINED
 
 from brian_decolle import ConfigError, ConvLayer, NetworkConfig, build_network
 from brian_decolle import devices
@@ -43,10 +44,6 @@ SCHEDULE = Schedule(train_ms=40, test_ms=60, train_samples=16, eval_every=8, eva
 def _learned(folder):
     with np.load(folder / "learned.npz") as f:
         return {k: f[k] for k in f.files}
-
-
-#: the tests comparing with conftest.py's uninterrupted run of this task run on the worker that trains it
-SHARES_TRAINED = pytest.mark.xdist_group("trained")
 
 
 @SHARES_TRAINED

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_classification import CFG, SCHEDULE, Stripes
+from conftest import SHARES_TRAINED
+from test_classification import CFG, RUNTIME, SCHEDULE, Stripes
 
 from brian_decolle import ConfigError, NetworkConfig, commands, results
 from brian_decolle.config import check_memory
@@ -27,8 +28,6 @@ from brian_decolle.training import (
     read_checkpoint,
     train_and_test,
 )
-
-RUNTIME = Target("runtime", codegen_target="numpy")
 
 BAD_COMMANDS = [
     # values: NaN, negative, zero, wrong type, out of range
@@ -237,10 +236,6 @@ def test_missing_config_file_is_refused(tmp_path, capsys):
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
-
-#: the tests reading the one trained run of conftest.py (the stripes task) run on one worker, which trains it once
-SHARES_TRAINED = pytest.mark.xdist_group("trained")
-
 
 @SHARES_TRAINED
 def test_truncated_checkpoint_is_detected(trained, tmp_path):
