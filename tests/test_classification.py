@@ -196,17 +196,26 @@ def test_standalone_build_folder_keeps_its_size(tmp_path):
     assert not left, f"run-args files left behind: {left[:3]}"
 
 
-def test_learning_rate_drops_reach_the_network(tmp_path):
-    """After a drop by 1e-12 at sample 4 the weights stay where 4 samples left them."""
-    quiet = lambda line: None  # noqa: E731
-    short = Schedule(**{**SCHEDULE.__dict__, "train_samples": 4, "eval_samples": 1})
+def test_learning_rate_drops_reach_the_network(tmp_path, monkeypatch):
+    """With a drop by 1e-12 after 4 samples, the first training run (4 samples) moves the kernels and the
+    second leaves them where the first did."""
+    from brian_decolle import training
     dropped = Schedule(**{**SCHEDULE.__dict__, "train_samples": 8, "eval_samples": 1, "lr_drop_every": 4,
                           "lr_drop_factor": 1e-12})
-    train_and_test(CFG, short, Stripes(), tmp_path / "short", target=RUNTIME, report=quiet)
-    history = train_and_test(CFG, dropped, Stripes(), tmp_path / "dropped", target=RUNTIME,
-                             report=quiet)
+    real, kernels = training._Runs.train, []
+
+    def kept(self, samples, state, **kwargs):
+        after = real(self, samples, state, **kwargs)
+        if kwargs["learn"]:   # (LSUV's measurements run with learn=False)
+            kernels.append((state["layer1_w"].copy(), after[0]["layer1_w"].copy()))
+        return after
+
+    monkeypatch.setattr(training._Runs, "train", kept)
+    history = train_and_test(CFG, dropped, Stripes(), tmp_path, target=RUNTIME, report=lambda line: None)
     assert [t["lr"] for t in history["train"]] == [CFG.lr, CFG.lr * 1e-12]
-    a, b = _learned(tmp_path / "short"), _learned(tmp_path / "dropped")
-    assert np.max(np.abs(a["layer1_w"] - b["layer1_w"])) < 1e-9
+    (before_1, after_1), (before_2, after_2) = kernels
+    assert np.max(np.abs(after_1 - before_1)) > 1e-3, "the first 4 samples must move the kernels"
+    assert np.max(np.abs(after_2 - before_2)) < 1e-9
+    np.testing.assert_array_equal(_learned(tmp_path)["layer1_w"], after_2)
     assert history["initialisation"][1]["measurements"] >= 1
     assert set(history["evaluations"][-1]["health"][0]) >= {"rate_hz", "silent_fraction", "u_mean", "u_std"}
