@@ -65,6 +65,8 @@ from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 from brian2.synapses.synapses import SynapticPathway
 from brian2.utils.stringtools import get_identifiers
 
+from . import compile_cache
+
 #: Brian2's templates that have a blocked twin in brian_decolle/templates
 BLOCKED_TEMPLATES = ("stateupdate", "summed_variable")
 #: Brian2's templates of a synaptic pathway (on_pre, on_post): the queue's push, and the pathway's code
@@ -299,6 +301,24 @@ class PrecompiledStandaloneDevice(CPPStandaloneDevice):
             super().generate_makefile(*args, **kwargs)
         finally:
             del self.code_object_class
+
+    def compile_source(self, directory, compiler, debug, clean):
+        """Brian2's make, with the objects compiled before of the same code copied in first and the new ones
+        kept (:mod:`brian_decolle.compile_cache`); with every object copied in, the precompiled header (which
+        only compiles read) is not made. ``cache_use``: (objects copied in, objects compiled)."""
+        cache = compile_cache.folder()
+        if cache is None or compiler == "msvc" or clean:
+            self.cache_use = (0, None)
+            return super().compile_source(directory, compiler, debug, clean)
+        objects = compile_cache.restore(directory, cache)
+        make_args = b2.prefs.devices.cpp_standalone.extra_make_args_unix
+        if objects.all_restored:
+            b2.prefs.devices.cpp_standalone.extra_make_args_unix = [*make_args, "PCH_FIRST="]
+        try:
+            super().compile_source(directory, compiler, debug, clean)
+        finally:
+            b2.prefs.devices.cpp_standalone.extra_make_args_unix = make_args
+        self.cache_use = (len(objects.restored), compile_cache.keep(objects, cache))
 
 
 class DecolleStandaloneDevice(PrecompiledStandaloneDevice):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import os
 import re
 import shutil
@@ -76,6 +77,10 @@ class Target:
         else:
             device = DecolleStandaloneDevice() if self.loops == "blocked" else PrecompiledStandaloneDevice()
         _make_current(device, build_on_run=False, directory=str(self.build_dir))
+        # Brian2 names a code object apart from every one still alive, and networks dropped before (with the
+        # device that was current) linger in reference cycles: once they are gone, this build's code is named,
+        # and so generated, as in a fresh process, and brian_decolle.compile_cache finds its objects
+        gc.collect()
 
     def with_build_dir(self, default) -> "Target":
         """This target, building in ``default`` unless it names its own folder."""

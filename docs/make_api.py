@@ -17,7 +17,7 @@ MODULES = (
     "brian_decolle.equations",
     "brian_decolle.build", "brian_decolle.convolution", "brian_decolle.classifier", "brian_decolle.training",
     "brian_decolle.initialisation", "brian_decolle.health", "brian_decolle.results", "brian_decolle.progress",
-    "brian_decolle.codegen", "brian_decolle.stopping", "brian_decolle.cli", "brian_decolle.commands",
+    "brian_decolle.codegen", "brian_decolle.compile_cache", "brian_decolle.stopping", "brian_decolle.cli", "brian_decolle.commands",
     "brian_decolle.regression", "brian_decolle.mnist",
     "brian_decolle.gestures", "brian_decolle.events", "brian_decolle.data.mnist", "brian_decolle.data.gestures",
     "brian_decolle.data.events",

@@ -1,11 +1,14 @@
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from brian_decolle import devices
+from brian_decolle import compile_cache, devices
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +52,21 @@ def pytest_collection_modifyitems(config, items):
     first = {name: k for k, name in enumerate(line for line in lines if line and not line.startswith("#"))}
     # (pytest's durations cut an id at its first space; a stable sort: the rest keep their order)
     items.sort(key=lambda item: first.get(item.nodeid.split(" ")[0], len(first)))
+
+
+def pytest_configure(config):
+    """The suite's builds share a cache of compiled objects of their own (brian_decolle.compile_cache), empty
+    at the start of every run: a test never reads objects of an earlier run or of the user's studies. The
+    environment variable reaches pytest-xdist's workers (started after this) and the studies' subprocesses."""
+    if compile_cache.ENVIRONMENT not in os.environ:
+        config.compile_cache = tempfile.mkdtemp(prefix="brian-decolle-test-objects-")
+        os.environ[compile_cache.ENVIRONMENT] = config.compile_cache
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "compile_cache", None):
+        shutil.rmtree(config.compile_cache, ignore_errors=True)
+        del os.environ[compile_cache.ENVIRONMENT]
 
 
 def pytest_sessionfinish(session, exitstatus):
