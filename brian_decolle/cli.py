@@ -43,7 +43,8 @@ HELP = {
     "adamax_decay": "Adamax's decay of the running gradient norm per optimiser step (torch's beta2)",
     "dropout": "dropout probability of each readout's input",
     "surrogate": "sigma(u) whose slope is the rule's postsynaptic factor: sigmoid, fast_sigmoid or box",
-    "readout_input": "what each local readout reads: 'spike' (decolle-public), 'sigmoid' (sigma(u), the paper) "
+    "readout_input": "what each local readout reads: 'spike' (decolle-public), 'sigmoid' (the surrogate's sigma(u); "
+                     "the paper's with --surrogate sigmoid: fast_sigmoid's stays within 0.4-0.6) "
                      "or 'trace' (the filtered spike train)",
     "weight_scale": "initial weights ~ U(+-scale/sqrt(fan_in)); one value, or one per layer",
     "burnin_ms": "no learning and no vote during a sample's first ms",
