@@ -305,7 +305,7 @@ class PrecompiledStandaloneDevice(CPPStandaloneDevice):
     def compile_source(self, directory, compiler, debug, clean):
         """Brian2's make, with the objects compiled before of the same code copied in first and the new ones
         kept (:mod:`brian_decolle.compile_cache`); with every object copied in, the precompiled header (which
-        only compiles read) is not made. ``cache_use``: (objects copied in, objects compiled)."""
+        only compiles read) is not made. ``cache_use``: (objects copied in, objects compiled and kept)."""
         cache = compile_cache.folder()
         if cache is None or compiler == "msvc" or clean:
             self.cache_use = (0, None)

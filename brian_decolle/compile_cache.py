@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def restore(project, cache: Path) -> Objects:
         kept = cache / key[:2] / f"{key}.o"
         try:
             shutil.copyfile(kept, objects.project / name)
-        except FileNotFoundError:
+        except OSError:   # (not kept, pruned meanwhile, or the cache unreadable: make compiles it)
             continue
         os.utime(objects.project / name, (now, now))
         os.utime(kept, (now, now))   # (recently used: pruned last)
@@ -119,20 +120,28 @@ def restore(project, cache: Path) -> Objects:
 
 
 def keep(objects: Objects, cache: Path) -> int:
-    """Put the project's objects that make compiled into the cache; then prune it. Returns how many."""
+    """Put the project's objects that make compiled into the cache; then prune it. Returns how many. A cache
+    that cannot be written (a full disk, no permission) is a warning: the build itself is done."""
     kept = 0
-    for name, key in objects.keys.items():
-        target = cache / key[:2] / f"{key}.o"
-        if name in objects.restored or target.exists() or not (objects.project / name).is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # (written aside, then renamed: another process reading the cache never sees half an object)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        os.close(handle)
-        shutil.copyfile(objects.project / name, temporary)
-        os.replace(temporary, target)
-        kept += 1
-    prune(cache)
+    try:
+        for name, key in objects.keys.items():
+            target = cache / key[:2] / f"{key}.o"
+            if name in objects.restored or target.exists() or not (objects.project / name).is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # (written aside, then renamed: another process reading the cache never sees half an object)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            os.close(handle)
+            try:
+                shutil.copyfile(objects.project / name, temporary)
+                os.replace(temporary, target)
+            finally:
+                Path(temporary).unlink(missing_ok=True)
+            kept += 1
+        prune(cache)
+    except OSError as err:
+        warnings.warn(f"compiled objects were not kept in {cache} ({err}); set {ENVIRONMENT} to another folder, "
+                      f"or to 'off'", stacklevel=2)
     return kept
 
 

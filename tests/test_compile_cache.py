@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from brian_decolle import compile_cache
 
 #: a small cpp_standalone project, built in each folder given in turn (each network dropped before the next
@@ -96,3 +98,31 @@ def test_the_cache_keeps_the_most_recently_used_objects_within_its_limit(tmp_pat
         os.utime(path, (now - 100 + k, now - 100 + k))   # object 0 used longest ago
     compile_cache.prune(tmp_path, limit=300)
     assert sorted(p.name for p in tmp_path.glob("*/*.o")) == ["02key.o", "03key.o", "04key.o"]
+
+
+def _project(folder):
+    """A project as our makefile template lists it, with its objects 'compiled'."""
+    folder.mkdir()
+    (folder / "makefile").write_text("SRCS = a.cpp b.cpp\nH_SRCS = objects.h\n")
+    for name in ("a.cpp", "b.cpp", "objects.h"):
+        (folder / name).write_text(f"// {name}\n")
+    for name in ("a.o", "b.o"):
+        (folder / name).write_bytes(name.encode())
+    return folder
+
+
+def test_an_unwritable_cache_is_a_warning_and_the_build_goes_on(tmp_path):
+    project = _project(tmp_path / "p")
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache's folder should be")
+    objects = compile_cache.restore(project, blocked)
+    assert objects.restored == [] and sorted(objects.keys) == ["a.o", "b.o"]
+    with pytest.warns(UserWarning, match=r"not kept in .*cache .*BRIAN_DECOLLE_CACHE"):
+        assert compile_cache.keep(objects, blocked) == 0
+    assert (project / "a.o").read_bytes() == b"a.o"
+    # a writable one keeps both, and gives them back to a project of the same code
+    assert compile_cache.keep(objects, tmp_path / "ok") == 2
+    for name in ("a.o", "b.o"):
+        (project / name).unlink()
+    assert compile_cache.restore(project, tmp_path / "ok").all_restored
+    assert (project / "b.o").read_bytes() == b"b.o"
