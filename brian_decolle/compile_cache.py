@@ -7,9 +7,10 @@ whose inputs were compiled before is copied from this cache into the project, an
 others; after it, the new objects are kept. An object's key is a hash of everything its compile reads from
 the project and of the compiler: the source, every header of the project (objects.h changes with the
 network), the makefile (the flags), the compiler's name and version (the system's headers come with it)
-and the environment variables make reads. Keys of the same code match across folders and processes; two
-builds in one process name their code objects apart (Brian2 numbers a name taken by an earlier build),
-which makes their code differ.
+and the environment variables make reads, and the processor (Brian2 compiles with -march=native). Keys of
+the same code match across folders and processes, and in one process once the network built before is gone
+(Brian2 numbers a code object's name while one of that name is alive; ``devices.Target.select`` collects
+dropped networks first).
 
 Where: ``$BRIAN_DECOLLE_CACHE``, else ``$XDG_CACHE_HOME/brian-decolle/objects``, else
 ``~/.cache/brian-decolle/objects``; ``BRIAN_DECOLLE_CACHE=off`` keeps nothing. The least recently used
@@ -47,16 +48,20 @@ def folder() -> Path | None:
     return Path(base) / "brian-decolle" / "objects"
 
 
+def _output(*command: str) -> bytes:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return b""
+
+
 @functools.lru_cache(maxsize=4)
 def _compiler(cxx: str, cc: str) -> bytes:
-    """What identifies the compilers make calls (names, paths and versions)."""
-    parts = []
-    for name in (cxx, cc):
-        try:
-            version = subprocess.run([name, "--version"], capture_output=True, timeout=60).stdout
-        except (OSError, subprocess.SubprocessError):
-            version = b""
-        parts.append(f"{name}|{shutil.which(name)}|".encode() + version)
+    """What identifies the compilers make calls: names, paths, versions, and what -march=native means on this
+    machine (Brian2's flags have it: an object made for another processor may not run on this one, where
+    machines share a home folder)."""
+    parts = [f"{name}|{shutil.which(name)}|".encode() + _output(name, "--version") for name in (cxx, cc)]
+    parts.append(_output(cxx, "-march=native", "-Q", "--help=target"))
     return b"\0".join(parts)
 
 
