@@ -5,7 +5,8 @@ overrides (``base``), a ``grid`` (field -> values) and/or ``random`` ranges (fie
 log}, with ``samples`` and a ``seed``), and the ``seeds`` (network.seed) every point runs with.
 Fields are the ``part.field`` names of the command line. Every task is one configuration; its output folder
 (OUT/tasks/<task id>/) is what ``brian-decolle STUDY`` writes, and a folder holding summary.json is
-finished: a re-run skips it.
+finished: a re-run skips it. A classification task stopped part way (a killed sweep) continues from its
+last checkpoint (``--resume``), so a sweep longer than a sitting is run in parts by the same command.
 
 Brian2's device is global to a process, so the tasks run in worker processes of one thread each.
 On a standalone device the tasks are grouped by network structure (the composed config without
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli, devices, events, gestures, mnist, progress, regression, results, runargs
+from . import cli, devices, events, gestures, mnist, progress, regression, results, runargs, training
 from .checks import ConfigError
 from .classifier import SharedBuild
 from .data.events import sensor_of
@@ -373,6 +374,12 @@ def _output_to(path: Path):
             os.close(saved[0]), os.close(saved[1])
 
 
+def _resume(module, folder: Path) -> dict:
+    """A classification task's folder that holds a checkpoint (its sweep was stopped part way) continues from it."""
+    classifying = any(module is STUDIES[name] for name in CLASSIFICATION)
+    return {"resume": True} if classifying and (folder / training.CHECKPOINT).is_file() else {}
+
+
 def _failure(task: Task, err: BaseException, folder: Path) -> dict:
     record = {"task": task.id, "status": "failed", "values": task.values,
               "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
@@ -393,7 +400,7 @@ def run_chunk(study: str, target: devices.Target, group: str, build_dir: str, to
         for task in todo:
             try:
                 with _output_to(folders[task.id] / "log.txt"):
-                    module.run(task.config, folders[task.id], target=target)
+                    module.run(task.config, folders[task.id], target=target, **_resume(module, folders[task.id]))
                 records.append({"task": task.id, "status": "done"})
             except Exception as err:   # a failed task is reported and the sweep goes on
                 records.append(_failure(task, err, folders[task.id]))
@@ -444,7 +451,8 @@ def _classification_chunk(module, target: devices.Target, group: str, todo: list
             folder = folders[task.id]
             try:
                 with _output_to(folder / "log.txt"):
-                    summary = module.run(task.config, folder, target=target, shared=shared)
+                    summary = module.run(task.config, folder, target=target, shared=shared,
+                                         **_resume(module, folder))
                 compiled_for = compiled_for or (task.id if shared.compiles else None)
                 results.write_summary(folder, {**summary, "shared_build": {
                     "group": group, "compile_s": round(shared.compile_s, 1), "compiled_for": compiled_for}})

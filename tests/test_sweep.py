@@ -325,6 +325,48 @@ def test_a_shared_classifier_build_equals_a_fresh_build(tmp_path, network):
         assert not np.array_equal(s["layer1_w"], f["layer1_w"])   # A's own run differs: B's values did arrive
 
 
+def test_a_stopped_classification_task_continues_from_its_checkpoint(tmp_path, monkeypatch):
+    """A task stopped part way (its third training run fails, as a killed sweep stops) keeps its last checkpoint
+    (after 2 samples); the chunk run again continues from it and ends as an uninterrupted task does: the same
+    evaluations and learned weights."""
+    from brian_decolle import training
+    spec = sweep.check_spec(mnist_spec(grid={}))
+    config = sweep.compose("mnist", "small", TINY_MNIST)
+    group = sweep.group_key(spec, config)
+
+    def chunk(out):
+        return sweep.run_chunk("mnist", spec.target, group, str(tmp_path / "build"), [sweep.Task("t", {}, config)],
+                               str(out))
+
+    chunk(tmp_path / "whole")
+    real, runs = training._Runs.train, []
+
+    def killed_in_run_3(self, samples, state, **kwargs):
+        runs.append(kwargs["learn"])
+        if sum(runs) == 3:
+            raise RuntimeError("killed")
+        return real(self, samples, state, **kwargs)
+
+    monkeypatch.setattr(training._Runs, "train", killed_in_run_3)
+    assert chunk(tmp_path / "cut")["records"][0]["status"] == "failed"
+    folder = tmp_path / "cut" / "tasks" / "t"
+    assert training.read_checkpoint(folder / "checkpoint.npz")[1]["samples_done"] == 2
+    runs.clear()
+
+    def counted(self, samples, state, **kwargs):
+        runs.append(kwargs["learn"])
+        return real(self, samples, state, **kwargs)
+
+    monkeypatch.setattr(training._Runs, "train", counted)
+    assert chunk(tmp_path / "cut")["records"][0]["status"] == "done"
+    assert sum(runs) == 2, "only the training runs after the checkpoint run again"
+    assert not (folder / "error.json").exists()
+    whole, cut = (json.loads((out / "tasks" / "t" / "summary.json").read_text()) for out in (tmp_path / "whole",
+                                                                                             tmp_path / "cut"))
+    assert cut["evaluations"] == whole["evaluations"] and cut["training_samples"] == 4
+    _same_files(tmp_path / "whole" / "tasks" / "t", folder, ("learned.npz",))
+
+
 def test_the_classification_specs_are_valid():
     mnist_spec_ = sweep.read_spec(ROOT / "studies" / "sweep_mnist.toml")
     tasks = sweep.tasks(mnist_spec_)
