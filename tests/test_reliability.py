@@ -372,7 +372,7 @@ def test_a_signal_stops_the_run_keeps_the_checkpoint_and_resume_finishes_it(mome
     this test (the signal was lost)."""
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "brian_decolle", "mnist", "--network", "small", "--device", "runtime",
-            "--codegen", "numpy", "--n-train", "20", "--n-test", "2", "--n-validation", "0",
+            "--codegen", "numpy", "--n-train", "20", "--n-test", "10", "--n-validation", "0",
             "--train-samples", "6", "--eval-every", "100", "--eval-samples", "2", "--checkpoint-every", "1",
             "--train-ms", "60", "--test-ms", "60", "--burnin-ms", "10", "--init", "uniform", "--out", str(out)]
     env = {**os.environ, "MPLBACKEND": "Agg"}
