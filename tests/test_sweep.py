@@ -330,8 +330,10 @@ def test_a_stopped_classification_task_continues_from_its_checkpoint(tmp_path, m
     (after 2 samples); the chunk run again continues from it and ends as an uninterrupted task does: the same
     evaluations and learned weights."""
     from brian_decolle import training
-    spec = sweep.check_spec(mnist_spec(grid={}))
-    config = sweep.compose("mnist", "small", TINY_MNIST)
+    # (one validation digit per evaluation: on the runtime device each test digit is a build of its own)
+    base = {**TINY_MNIST, "schedule.eval_samples": 1}
+    spec = sweep.check_spec(mnist_spec(base=base, grid={}))
+    config = sweep.compose("mnist", "small", base)
     group = sweep.group_key(spec, config)
 
     def chunk(out):
