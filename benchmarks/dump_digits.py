@@ -1,6 +1,7 @@
 """The digits of a Poisson MNIST run, in its training order, as a file that decolle 0.2 can read.
 
-    python benchmarks/dump_digits.py OUT.npz [--samples 4000] [--seed 0] [--n-train 4000] [--n-validation 0] [--n-test 1000]
+    python benchmarks/dump_digits.py OUT.npz [--samples 4000] [--seed 0] [--n-train 4000] [--n-validation 0]
+                                             [--n-test 1000]
 
 Writes train_images (the training digits, values in [0, 1]), train_labels, order (the digit index of
 each of the first --samples training samples, as brian_decolle.training presents them: a permutation of
@@ -13,6 +14,7 @@ import argparse
 import numpy as np
 
 from brian_decolle.data.mnist import PoissonDigits, load_split
+from brian_decolle.training import epoch_order
 
 
 def main():
@@ -26,10 +28,10 @@ def main():
     args = parser.parse_args()
     split = load_split(None, args.n_train, args.n_test, seed=args.seed)
     digits = PoissonDigits(split, 100.0, args.seed, n_validation=args.n_validation)
-    # brian_decolle.training's order: sample k is epoch_order(epoch)[position], divmod(k, n_train)
+    # the trainer's order (training.epoch_order): sample k is epoch_order(seed, epoch, n_train)[position],
+    # with (epoch, position) = divmod(k, n_train)
     epochs = -(-args.samples // digits.n_train)
-    order = np.concatenate([np.random.default_rng([args.seed, epoch]).permutation(digits.n_train)
-                            for epoch in range(epochs)])[:args.samples]
+    order = np.concatenate([epoch_order(args.seed, epoch, digits.n_train) for epoch in range(epochs)])[:args.samples]
     kept = digits.train_digits
     np.savez_compressed(args.out, train_images=split.train_images[kept], train_labels=split.train_labels[kept],
                         order=order, test_images=split.test_images, test_labels=split.test_labels)

@@ -281,6 +281,14 @@ def activity_of(runs: _Runs, n_samples: int, seed: int) -> Callable[[dict], Acti
     return measure
 
 
+@functools.lru_cache(maxsize=2)
+def epoch_order(seed: int, epoch: int, n_train: int) -> np.ndarray:
+    """The order of the training samples in one pass over them (a function of seed and epoch), read only."""
+    order = np.random.default_rng([seed, epoch]).permutation(n_train)
+    order.flags.writeable = False
+    return order
+
+
 def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource, out_dir, *,
                    target: devices.Target = devices.Target(), resume: bool = False,
                    report: Callable[[str], None] | None = None, shared: SharedBuild | None = None) -> dict:
@@ -365,15 +373,10 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
     if not history["evaluations"]:
         report(f"before training: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
 
-    @functools.lru_cache(maxsize=2)
-    def epoch_order(epoch):
-        """The order of the training samples in one pass over them (a function of seed and epoch)."""
-        return np.random.default_rng([seed, epoch]).permutation(source.n_train)
-
     def sample(k):
         """Training sample number k of the whole run: (index, seed)."""
         epoch, position = divmod(k, source.n_train)
-        return int(epoch_order(epoch)[position]), seed * 1_000_003 + k
+        return int(epoch_order(seed, epoch, source.n_train)[position]), seed * 1_000_003 + k
 
     training = progress.bar(total, "training", initial=history["samples_done"])
 
