@@ -143,7 +143,8 @@ def keep(objects: Objects, cache: Path) -> int:
             finally:
                 Path(temporary).unlink(missing_ok=True)
             kept += 1
-        prune(cache)
+        if kept:   # (the cache only grows here)
+            prune(cache)
     except OSError as err:
         warnings.warn(f"compiled objects were not kept in {cache} ({err}); set {ENVIRONMENT} to another folder, "
                       f"or to 'off'", stacklevel=2)

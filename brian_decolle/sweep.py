@@ -374,10 +374,9 @@ def _output_to(path: Path):
             os.close(saved[0]), os.close(saved[1])
 
 
-def _resume(module, folder: Path) -> dict:
+def _resume(folder: Path) -> dict:
     """A classification task's folder that holds a checkpoint (its sweep was stopped part way) continues from it."""
-    classifying = any(module is STUDIES[name] for name in CLASSIFICATION)
-    return {"resume": True} if classifying and (folder / training.CHECKPOINT).is_file() else {}
+    return {"resume": True} if (folder / training.CHECKPOINT).is_file() else {}
 
 
 def _failure(task: Task, err: BaseException, folder: Path) -> dict:
@@ -400,7 +399,8 @@ def run_chunk(study: str, target: devices.Target, group: str, build_dir: str, to
         for task in todo:
             try:
                 with _output_to(folders[task.id] / "log.txt"):
-                    module.run(task.config, folders[task.id], target=target, **_resume(module, folders[task.id]))
+                    resume = _resume(folders[task.id]) if study in CLASSIFICATION else {}
+                    module.run(task.config, folders[task.id], target=target, **resume)
                 records.append({"task": task.id, "status": "done"})
             except Exception as err:   # a failed task is reported and the sweep goes on
                 records.append(_failure(task, err, folders[task.id]))
@@ -452,7 +452,7 @@ def _classification_chunk(module, target: devices.Target, group: str, todo: list
             try:
                 with _output_to(folder / "log.txt"):
                     summary = module.run(task.config, folder, target=target, shared=shared,
-                                         **_resume(module, folder))
+                                         **_resume(folder))
                 compiled_for = compiled_for or (task.id if shared.compiles else None)
                 results.write_summary(folder, {**summary, "shared_build": {
                     "group": group, "compile_s": round(shared.compile_s, 1), "compiled_for": compiled_for}})
