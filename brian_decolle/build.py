@@ -48,6 +48,30 @@ SCHEDULE = {
 
 #: times stay float64 whatever the precision: float32 seconds would blur the burn-in gate of long runs
 TIME_DTYPES = {"t_sample": np.float64, "t_burnin": np.float64}
+#: the optimisers' constants (equations/optimisers.eqs), in every learning group's namespace
+OPTIMISER_CONSTANTS = ("momentum", "adamax_decay", "adamax_eps", "adam_beta1", "adam_beta2", "adam_eps")
+
+
+def state_names(norm: str) -> dict[str, str]:
+    """The names of one learned variable's optimiser state, from the name of its norm ('norm', 'norm_b')."""
+    return {key: norm.replace("norm", key) for key in ("norm", "mom", "steps", "acc")}
+
+
+def optimiser_state(cfg, n: int) -> dict[str, np.ndarray]:
+    """The optimiser's state of n learned values before the first step, by the suffix of its learned names
+    (layerN_w_norm, ...): Adamax's norm at eps (max(decay*eps, |g| + eps) = |g| + eps is torch's first
+    step), SGD's velocity, Adam's moments and step count at 0, and with update_every='sample' the summed
+    gradient at 0."""
+    state = {}
+    if cfg.optimiser == "adamax":
+        state["norm"] = np.full(n, cfg.adamax_eps)
+    elif cfg.optimiser == "sgd_momentum":
+        state["mom"] = np.zeros(n)
+    elif cfg.optimiser == "adam":
+        state.update(mom=np.zeros(n), norm=np.zeros(n), steps=np.zeros(n))
+    if cfg.update_every == "sample":
+        state["acc"] = np.zeros(n)
+    return state
 
 ACTIVATIONS = {"spike": "int(u > 0)", "trace": "p"}  # 'sigmoid' takes the surrogate's sigma
 
@@ -119,9 +143,9 @@ class Builder:
         # constants in the float type of the state variables (devices.Target.precision), so
         # that float32 arithmetic is not widened to double and back at every synapse
         real = b2.prefs.core.default_float_dtype
-        self.constants = {"adamax_decay": real(cfg.adamax_decay), "adamax_eps": real(cfg.adamax_eps),
-                          "u_offset": real(cfg.u_offset), "rate_target": real(cfg.rate_target)}
-        self.adamax = {k: self.constants[k] for k in ("adamax_decay", "adamax_eps")}
+        self.optimiser_constants = {k: real(getattr(cfg, k)) for k in OPTIMISER_CONSTANTS}   # (every group that learns)
+        self.constants = {**self.optimiser_constants, "u_offset": real(cfg.u_offset),
+                          "rate_target": real(cfg.rate_target)}
         self.sample_begins = (None if sample_starts is None
                               else b2.TimedArray(sample_starts, dt=self.dt, name=f"{name}_sample_begins"))
 
@@ -146,32 +170,36 @@ class Builder:
         self.add_runner(code, group, "sample_start", "sample_start")
 
     def norm_state(self, norm):
-        """Model lines of the optimiser's per-parameter state: Adamax's running norm ``norm``, and with
-        update_every='sample' the gradient summed over the sample (``norm`` with 'acc' for 'norm')."""
-        lines = eq.code("optimisers.eqs", "adamax_state", norm=norm) if self.cfg.optimiser == "adamax" else ""
+        """Model lines of the optimiser's per-parameter state (optimiser_state), named after ``norm``:
+        SGD's velocity, Adamax's running norm, Adam's moments and step count, and with
+        update_every='sample' the gradient summed over the sample ('norm' becomes 'mom', 'steps',
+        'acc' in their names)."""
+        names, section = state_names(norm), f"{self.cfg.optimiser}_state"
+        lines = eq.code("optimisers.eqs", section, **names) if section in eq.sections("optimisers.eqs") else ""
         if self.cfg.update_every == "sample":
-            lines += eq.code("optimisers.eqs", "accumulator_state", acc=norm.replace("norm", "acc"))
+            lines += eq.code("optimisers.eqs", "accumulator_state", **names)
         return lines
 
     def add_learned(self, spec, role, owner, var, values, grad, norm, lr="lr", gate="learning", runner=True):
         """One learned variable: its initial values, its optimiser state and update, and its name
-        (layerN_w, layerN_b; Adamax adds layerN_w_norm, layerN_b_norm). runner=False: the update
-        is a pathway of the owner's (error-triggered learning), not a step of every synapse."""
+        (layerN_w, layerN_b; the optimiser's state adds layerN_w_norm, ..._mom, ..._steps or ..._acc:
+        optimiser_state). runner=False: the update is a pathway of the owner's (error-triggered
+        learning), not a step of every synapse."""
         cfg = self.cfg
         self.set_initial(f"layer{spec.index}_{role}", owner, var, values)
         if not runner:
             return
-        if cfg.optimiser == "adamax":
-            # max(decay*eps, |g| + eps) = |g| + eps: torch's first step
-            self.set_initial(f"layer{spec.index}_{role}_norm", owner, norm, np.full(len(values), cfg.adamax_eps))
-        section, acc = cfg.optimiser, norm.replace("norm", "acc")
+        names = state_names(norm)
+        # (learned values: a checkpoint keeps the optimiser's state, and the part of a sample's gradient
+        # not yet applied)
+        for suffix, start in optimiser_state(cfg, len(values)).items():
+            self.set_initial(f"layer{spec.index}_{role}_{suffix}", owner, names[suffix], start)
+        section = cfg.optimiser
         if cfg.update_every == "sample":
-            # (a learned value: a checkpoint keeps the part of a sample's gradient not yet applied)
-            self.set_initial(f"layer{spec.index}_{role}_acc", owner, acc, np.zeros(len(values)))
             owner.namespace["sample_begins"] = self.sample_begins
             section += "_sample"
         if self.plastic:
-            code = eq.code("optimisers.eqs", section, param=var, grad=grad, lr=lr, gate=gate, norm=norm, acc=acc)
+            code = eq.code("optimisers.eqs", section, param=var, grad=grad, lr=lr, gate=gate, **names)
             self.add_runner(code, owner, "update", f"{role}_update")
 
     def set_initial(self, name, owner, var, values):
@@ -274,7 +302,7 @@ class Builder:
             cfg.batch * spec.n_units, model, threshold=eq.code(self.neuron_file, "threshold"), events=events,
             reset=eq.code(self.neuron_file, "reset"), method=self.method, clock=self.clock,
             name=f"{self.name}_layer{spec.index}",
-            namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.adamax},
+            namespace={"n_neurons": n_per_replica, "u_offset": self.constants["u_offset"], **self.optimiser_constants},
             dtype=TIME_DTYPES)
         if events:
             self.move_events(group.thresholder["learning_event"], "learning_events")
@@ -356,7 +384,7 @@ class Builder:
         norm = self.norm_state("norm") + "".join(f"{name} : 1\n" for name, _ in self.traces)
         syn = self.make_forward_synapses(pre, group, eq.sections("plasticity.eqs")["synapse"] + norm,
                                          eq.sections("spike_driven.eqs")["synapse"] + norm,
-                                         f"{group.name}_synapses", dict(self.adamax), learned=True)
+                                         f"{group.name}_synapses", dict(self.optimiser_constants), learned=True)
         if self.traces:  # kept histories (refractory_trace): from rest at every sample, then every step
             self.add_sample_start("".join(f"{name} = (1 - sample_begins(t))*{name}\n" for name, _ in self.traces),
                                   syn)

@@ -25,7 +25,9 @@ from .training import CHECKPOINT
 #: one sentence per field a study exposes (the field's own comment, for --help)
 HELP = {
     "batch": "replicas sharing the weights (minibatch)",
-    "optimiser": "sgd or adamax",
+    "optimiser": "sgd, sgd_momentum (torch's SGD with --momentum), adamax (decolle-public's: torch's Adamax) or "
+                 "adam (torch's Adam: momentum and bias correction)",
+    "momentum": "with --optimiser sgd_momentum: the velocity's decay per optimiser step",
     "loss": "cost of each readout: mse, smooth_l1, or custom (its rule derived from --loss-expr)",
     "loss_expr": "with --loss custom: the cost of one readout unit at one step in y, yhat and n_out, as Brian2 "
                  "code; sum(...) sums over the readout's units, "
@@ -38,9 +40,12 @@ HELP = {
     "forward": "synaptic input: 'dense' (every synapse every step) or 'spike_driven' (on presynaptic spikes; "
                "exact with learning off, needs discrete dynamics and no random tau)",
     "lr": "learning rate (0: no learning)",
+    "lr_scale": "each layer learns at --lr times this (0: the layer does not learn); one value, or one per layer",
     "update_every": "'step': the optimiser steps every time step (DECOLLE); 'sample': the gradient is summed over "
                     "a sample and applied once",
     "adamax_decay": "Adamax's decay of the running gradient norm per optimiser step (torch's beta2)",
+    "adam_beta1": "Adam's decay of the gradient's running mean per optimiser step (its momentum)",
+    "adam_beta2": "Adam's decay of the squared gradient's running mean per optimiser step",
     "dropout": "dropout probability of each readout's input",
     "surrogate": "sigma(u) whose slope is the rule's postsynaptic factor: sigmoid, fast_sigmoid or box",
     "readout_input": "what each local readout reads: 'spike' (decolle-public), 'sigmoid' (the surrogate's sigma(u); "
@@ -60,6 +65,8 @@ HELP = {
     "train_samples": "training sample iterations",
     "eval_every": "training samples between tests",
     "eval_samples": "test samples of each intermediate test (the final test uses all)",
+    "eval_spacing": "'even': a test every --eval-every samples; 'doubling': after --eval-every, twice and four times "
+                    "as many samples ... (a learning curve on a log axis)",
     "checkpoint_every": "training samples between checkpoints",
     "train_ms": "length of one training sample (ms)",
     "init": "'lsuv': data-driven initialisation (decolle-public's init_LSUV); 'uniform': as drawn",
@@ -96,14 +103,15 @@ HELP = {
 RULE_OPTIONS = ("network.loss", "network.loss_expr", "network.refractory_trace")
 #: the options of every classification study: its schedule, initialisation, optimiser and network settings
 TRAINING_OPTIONS = (
-    "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean", "schedule.init_u_std",
-    "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations", "schedule.lr_drop_every",
-    "schedule.lr_drop_factor", "schedule.eval_every", "schedule.eval_samples", "schedule.checkpoint_every",
-    "schedule.train_ms", "schedule.test_ms", "network.batch", "network.optimiser", "network.lr", "network.update_every",
-    "network.adamax_decay", "network.forward", "network.learning", "network.error_threshold", "network.reg_u",
-    "network.reg_rate", "network.homeostasis_tau_s", "network.homeostasis_hz", "network.homeostasis_window_s",
-    "network.surrogate", "network.readout_input", "network.dropout", "network.weight_scale",
-    "network.burnin_ms", "network.seed") + RULE_OPTIONS
+    "schedule.train_samples", "schedule.init", "schedule.init_samples", "schedule.init_u_mean",
+    "schedule.init_u_std", "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations",
+    "schedule.lr_drop_every", "schedule.lr_drop_factor", "schedule.eval_every", "schedule.eval_samples",
+    "schedule.eval_spacing", "schedule.checkpoint_every", "schedule.train_ms", "schedule.test_ms", "network.batch",
+    "network.optimiser", "network.lr", "network.update_every", "network.momentum", "network.adamax_decay",
+    "network.adam_beta1", "network.adam_beta2", "network.forward", "network.learning", "network.error_threshold",
+    "network.reg_u", "network.reg_rate", "network.homeostasis_tau_s", "network.homeostasis_hz",
+    "network.homeostasis_window_s", "network.surrogate", "network.readout_input", "network.dropout",
+    "network.weight_scale", "network.lr_scale", "network.burnin_ms", "network.seed") + RULE_OPTIONS
 
 
 @dataclass(frozen=True)

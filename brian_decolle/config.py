@@ -20,7 +20,7 @@ from .checks import (ConfigError, check_bool, check_choice, check_count, check_d
 SURROGATES = ("sigmoid", "fast_sigmoid", "box")
 READOUT_INPUTS = ("sigmoid", "spike", "trace")
 LOSSES = ("mse", "smooth_l1", "custom")  # custom: loss_expr, its rule derived by derive.py
-OPTIMISERS = ("sgd", "adamax")
+OPTIMISERS = ("sgd", "sgd_momentum", "adamax", "adam")
 DYNAMICS = ("discrete", "continuous")
 FORWARDS = ("dense", "spike_driven")
 LEARNINGS = ("dense", "error_triggered")
@@ -90,6 +90,7 @@ class LayerSpec:
     readout_size: int
     dropout: float                      # dropout of the readout input (0 for the output layer)
     weight_scale: float                 # w ~ U(+-weight_scale/sqrt(fan_in))
+    lr_scale: float                     # the layer's learning rate is lr times this
     alpha: float                        # discrete decays of p, q, r per step
     alpha_s: float
     alpha_r: float
@@ -181,8 +182,14 @@ class NetworkConfig:
     update_every: str = "step"              # 'step': the optimiser steps every time step (DECOLLE, decolle-public);
                                             # 'sample': the gradient is summed over a sample and applied once
     lr: float = 1e-3
+    lr_scale: float | tuple[float, ...] = 1.0  # each layer learns at lr times this (0: it does not learn); one or
+                                            # per layer
     adamax_decay: float = 0.95
     adamax_eps: float = 1e-8
+    momentum: float = 0.9                   # optimiser='sgd_momentum' (torch.optim.SGD): the velocity's decay per step
+    adam_beta1: float = 0.9                 # optimiser='adam' (torch.optim.Adam): decay of the gradient's running
+    adam_beta2: float = 0.999               # mean and of its square's, per optimiser step; eps added to the root
+    adam_eps: float = 1e-8
     dropout: float = 0.5                    # dropout probability of each readout's input
     readout_amplitude: float = 0.5          # g, c ~ U(-a/sqrt(fan_in), a/sqrt(fan_in))
     weight_scale: float | tuple[float, ...] = 1.0  # w ~ U(-scale/sqrt(fan_in), scale/sqrt(fan_in)); one or per layer
@@ -209,7 +216,7 @@ class NetworkConfig:
         object.__setattr__(self, "layer_sizes", tuple(self.layer_sizes))
         for k, n in enumerate(self.layer_sizes):
             check_count(f"layer_sizes[{k}]", n)
-        for name in ("readout_sizes", "bias", "weight_scale"):  # kept as given: one value, or one per layer
+        for name in ("readout_sizes", "bias", "weight_scale", "lr_scale"):  # kept as given: one, or one per layer
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         readouts = per_layer("readout_sizes", self.readout_sizes, self.n_layers, check_count, int)
@@ -229,7 +236,8 @@ class NetworkConfig:
         for name in ("alpha", "alpha_s", "alpha_r"):
             check_decay(name, getattr(self, name))
         scales = per_layer("weight_scale", self.weight_scale, self.n_layers, check_positive)
-        for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps"):
+        lr_scales = per_layer("lr_scale", self.lr_scale, self.n_layers, check_non_negative)
+        for name in ("tau_mem_ms", "tau_syn_ms", "tau_ref_ms", "readout_amplitude", "adamax_eps", "adam_eps"):
             check_positive(name, getattr(self, name))
         if self.dynamics == "continuous" and not self.random_tau and self.tau_mem_ms == self.tau_syn_ms:
             raise ConfigError("tau_mem_ms must differ from tau_syn_ms: epsilon(t) of Eq. 1 divides by "
@@ -242,14 +250,14 @@ class NetworkConfig:
         for name in ("w_rp", "lr", "reg_u", "reg_rate", "u_offset", "rate_target", "burnin_ms", "homeostasis_tau_s"):
             check_non_negative(name, getattr(self, name))
         check_homeostasis(self)
-        check_decay("adamax_decay", self.adamax_decay)
+        check_optimiser(self)
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout={self.dropout!r} must lie in [0, 1)")
         check_index("seed", self.seed)
         check_forward(self)
         check_learning(self)
         check_loss(self)
-        object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales))
+        object.__setattr__(self, "layers", self._layer_specs(biases, readouts, scales, lr_scales))
         check_memory(self)
 
     def _check_convolutions(self) -> None:
@@ -286,9 +294,9 @@ class NetworkConfig:
                                   f"{side}-wide output; allowed: pool <= {side}")
             shape = conv.output_shape(shape)
 
-    def _layer_specs(self, biases, readouts, scales) -> tuple[LayerSpec, ...]:
+    def _layer_specs(self, biases, readouts, scales, lr_scales) -> tuple[LayerSpec, ...]:
         """One record per layer, conv layers first (see LayerSpec), from the checked per-layer
-        biases, readout sizes and weight scales."""
+        biases, readout sizes, weight scales and learning-rate scales."""
         specs = []
         shape = self.input_shape or (self.n_inputs, 1, 1)
         n_conv = len(self.conv_layers)
@@ -305,7 +313,7 @@ class NetworkConfig:
                 index=index, kind=kind, input_shape=in_shape, unit_shape=unit, output_shape=out,
                 fan_in=in_shape[0] * kernel ** 2, kernel=kernel, stride=stride, padding=padding, pool=pool,
                 bias=biases[k], shared=conv or self.batch > 1, readout_size=readouts[k],
-                dropout=0.0 if kind == "output" else self.dropout, weight_scale=scales[k],
+                dropout=0.0 if kind == "output" else self.dropout, weight_scale=scales[k], lr_scale=lr_scales[k],
                 alpha=self.alpha, alpha_s=self.alpha_s, alpha_r=self.alpha_r, tau_mem_ms=self.tau_mem_ms,
                 tau_syn_ms=self.tau_syn_ms, tau_ref_ms=self.tau_ref_ms))
             shape = out
@@ -433,12 +441,26 @@ def check_learning(cfg: NetworkConfig) -> None:
             if cfg.batch == 1 else []
         if cfg.optimiser != "sgd" and own:
             raise ConfigError(f"learning='error_triggered' with optimiser={cfg.optimiser!r} needs shared kernels "
-                              f"(conv layers, or batch > 1), but layer(s) {own} have weights of their own: Adamax "
-                              "steps every weight every step by its running norm, which events do not deliver; "
+                              f"(conv layers, or batch > 1), but layer(s) {own} have weights of their own: "
+                              f"{cfg.optimiser} steps every weight every step by its running statistics, which events "
+                              "do not deliver; "
                               "use optimiser='sgd' (equations/error_events.eqs)")
         if cfg.update_every != "step":
             raise ConfigError(f"learning='error_triggered' needs update_every='step' (got {cfg.update_every!r}): "
                               "an error event steps the weights when it happens")
+
+
+def check_optimiser(cfg: NetworkConfig) -> None:
+    """The optimiser's decays; the optimisers with momentum step at every time step only (update_every='step')."""
+    for name in ("momentum", "adam_beta1"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+            raise ConfigError(f"{name}={value!r} must lie in [0, 1)")
+    check_decay("adamax_decay", cfg.adamax_decay)
+    check_decay("adam_beta2", cfg.adam_beta2)
+    if cfg.optimiser in ("sgd_momentum", "adam") and cfg.update_every != "step":
+        raise ConfigError(f"optimiser={cfg.optimiser!r} needs update_every='step' (got {cfg.update_every!r}): "
+                          "one step per sample is written for 'sgd' and 'adamax'")
 
 
 def check_loss(cfg: NetworkConfig) -> None:

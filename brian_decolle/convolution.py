@@ -40,11 +40,11 @@ def make_shared_layer(builder: Builder, spec, pre) -> Layer:
     label = neurons.name
     schedule = eq.sections("plasticity.eqs")["schedule"]
     kernel = b2.NeuronGroup(spec.n_kernel, eq.sections("sharing.eqs")["kernel"] + builder.norm_state("norm")
-                            + schedule, clock=builder.clock, name=f"{label}_kernel", namespace=dict(builder.adamax),
-                            dtype=TIME_DTYPES)
+                            + schedule, clock=builder.clock, name=f"{label}_kernel",
+                            namespace=dict(builder.optimiser_constants), dtype=TIME_DTYPES)
     biases = b2.NeuronGroup(spec.channels, eq.sections("sharing.eqs")["bias_unit"] + builder.norm_state("norm")
-                            + schedule, clock=builder.clock, name=f"{label}_bias", namespace=dict(builder.adamax),
-                            dtype=TIME_DTYPES)
+                            + schedule, clock=builder.clock, name=f"{label}_bias",
+                            namespace=dict(builder.optimiser_constants), dtype=TIME_DTYPES)
     builder.objects += [kernel, biases]
     # drawn in the dense layers' order (time constants, biases, weights): batch 1 and B agree
     if spec.bias:
@@ -161,7 +161,8 @@ def make_pool(builder, spec, neurons, biases):
     group = b2.NeuronGroup(B * n_pool, model, threshold=eq.code(nf, "threshold"),
                            reset=eq.code(nf, "spike_trace"), method=builder.method, clock=builder.clock,
                            name=f"{neurons.name}_pool",
-                           namespace={"n_neurons": n_pool, "u_offset": builder.constants["u_offset"], **builder.adamax},
+                           namespace={"n_neurons": n_pool, "u_offset": builder.constants["u_offset"],
+                                      **builder.optimiser_constants},
                            dtype=TIME_DTYPES)
     offsets = np.repeat(np.arange(B) * spec.n_units, n_pool)
     for n in range(pool * pool):

@@ -69,7 +69,7 @@ NEURON_VARIABLES = ("u", "isyn", "b", "h", "r", "p", "q", "sg", "act", "mask", "
 READOUT_VARIABLES = ("y", "yhat", "delta", "loss")
 #: the runs whose synaptic work is counted apart: learning on, and learning off (tests)
 PHASES = {True: "learning", False: "test"}
-SYNAPSE_VARIABLES = ("w", "norm", "dr_dw")
+SYNAPSE_VARIABLES = ("w", "norm", "mom", "dr_dw")
 KERNEL_VARIABLES = ("w", "grad")
 RECORDED = ("state", "readout", "synapses", "spikes", "kernel", "prepool")
 
@@ -99,7 +99,7 @@ class DecolleNetwork:
         """(owner, variable, value) for everything a run is set up with.
 
         learn: lr of every learning group is ``lr`` (default cfg.lr, e.g. lowered by a
-        schedule), or 0 (no update).
+        schedule) times its layer's lr_scale, or 0 (no update).
         dropout: each layer's dropout (default: on while learning), or 0.
         state: learned values by name (see ``learned_state``), e.g. a checkpoint.
         spikes, targets, sample_starts: new inputs for a re-run of a standalone build
@@ -115,9 +115,10 @@ class DecolleNetwork:
         def put(owner, var, value):
             values[(owner.name, var)] = (owner, var, value)
 
+        base = self.cfg.lr if lr is None else lr
         for layer in self.layers:
             for group in layer.schedule_groups():
-                put(group, "lr", (self.cfg.lr if lr is None else lr) if learn else 0.0)
+                put(group, "lr", base * layer.spec.lr_scale if learn else 0.0)
             put(layer.output, "p_drop", layer.spec.dropout if dropout else 0.0)
             if layer.homeostasis is not None:
                 put(layer.homeostasis, "h_on", 1.0 if learn else 0.0)
@@ -472,8 +473,10 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     if cfg.update_every == "sample" and sample_starts is None:
         raise ConfigError("update_every='sample' applies a sample's summed gradient when the next sample starts: "
                           "give sample_steps or sample_starts")
-    if "norm" in record_synapses and cfg.optimiser != "adamax":
-        raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax'")
+    if "norm" in record_synapses and cfg.optimiser not in ("adamax", "adam"):
+        raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax' or 'adam'")
+    if "mom" in record_synapses and cfg.optimiser not in ("sgd_momentum", "adam"):
+        raise ConfigError("record_synapses 'mom' exists only with optimiser='sgd_momentum' or 'adam'")
     if "dr_dw" in record_synapses and not cfg.refractory_trace:
         raise ConfigError("record_synapses 'dr_dw' exists only with refractory_trace=True")
     if record_synapses and any(spec.shared for spec in cfg.layers):

@@ -72,6 +72,7 @@ import math
 
 import numpy as np
 
+from .build import optimiser_state
 from .checks import ConfigError
 from .config import ConvLayer, NetworkConfig
 
@@ -258,7 +259,8 @@ def from_nir(graph) -> tuple[NetworkConfig, dict]:
     of a NIR graph that maps onto the model; see the module docstring for what is read.
 
     The state holds layerN_w (stored layout), layerN_b (layers with a bias), the readouts
-    layerN_g, layerN_c where the graph has them, and Adamax's norms at their initial value.
+    layerN_g, layerN_c where the graph has them, and the optimiser's state at its start
+    (build.optimiser_state).
     """
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
@@ -490,11 +492,12 @@ def _assemble(layers, readouts, input_shape, base):
     if len(input_shape) not in (1, 3):
         raise ConfigError(f"Input shape {input_shape}: allowed (n,) or (channels, height, width)")
     cfg = NetworkConfig.from_dict({**base, **values})  # the graph's values over the metadata's
-    if cfg.optimiser == "adamax" and cfg.learning == "dense":  # a fresh build's optimiser state
+    if cfg.learning == "dense":  # a fresh build's optimiser state
         for spec in cfg.layers:
-            state[f"layer{spec.index}_w_norm"] = np.full(spec.n_kernel, cfg.adamax_eps)
-            if spec.bias:
-                state[f"layer{spec.index}_b_norm"] = np.full(spec.channels, cfg.adamax_eps)
+            for role, n in (("w", spec.n_kernel), ("b", spec.channels if spec.bias else 0)):
+                if n:
+                    state.update({f"layer{spec.index}_{role}_{suffix}": start
+                                  for suffix, start in optimiser_state(cfg, n).items()})
     return cfg, state
 
 

@@ -204,8 +204,8 @@ STUDY = cli.Study(
     options=("task.epochs", "task.input_rate_hz", "task.duration_ms", "task.fast_hz", "task.slow_hz",
              "network.n_inputs", "network.layer_sizes", "network.optimiser",
              "network.forward", "network.learning", "network.error_threshold",
-             "network.lr", "network.dropout",
-             "network.weight_scale", "network.reg_u", "network.reg_rate", "network.seed") + cli.RULE_OPTIONS,
+             "network.lr", "network.lr_scale", "network.dropout", "network.weight_scale", "network.reg_u",
+             "network.reg_rate", "network.seed") + cli.RULE_OPTIONS,
     description="""Regression with a frozen Poisson spike train (DECOLLE paper, Sec. 4.1, Fig. 1).
 
 Three dense layers of DECOLLE neurons learn, through their local readouts, a

@@ -56,21 +56,22 @@ CLASSIFICATION = ("mnist", "dvs-gesture", "events")
 #: weights, readouts and time constants; dropout, regulariser weights, burn-in, error threshold) and the
 #: run_args of every run (learned state, lr), or Python's side of the training loop (the schedule)
 _CLASSIFIER_FIELDS = (
-    "network.seed", "network.lr", "network.dropout", "network.weight_scale", "network.readout_amplitude",
+    "network.seed", "network.lr", "network.lr_scale", "network.dropout", "network.weight_scale",
+    "network.readout_amplitude",
     "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
     "network.homeostasis_tau_s", "network.homeostasis_hz", "network.homeostasis_window_s",
     "schedule.train_ms", "schedule.train_samples", "schedule.eval_every", "schedule.eval_samples",
-    "schedule.checkpoint_every", "schedule.init", "schedule.init_samples", "schedule.init_u_mean",
-    "schedule.init_u_std", "schedule.init_rate_hz", "schedule.init_tolerance", "schedule.init_iterations",
-    "schedule.lr_drop_every", "schedule.lr_drop_factor")
+    "schedule.eval_spacing", "schedule.checkpoint_every", "schedule.init", "schedule.init_samples",
+    "schedule.init_u_mean", "schedule.init_u_std", "schedule.init_rate_hz", "schedule.init_tolerance",
+    "schedule.init_iterations", "schedule.lr_drop_every", "schedule.lr_drop_factor")
 #: per study, the config fields that only change values (state variables, TimedArrays, the seed, the
 #: Python-side schedule and data), never the generated code: tasks differing only in these share one
 #: build. network.reg_rate is one while it stays > 0 (the regulariser's population exists only when
 #: reg_rate > 0; STRUCTURAL_SIGNS), as is network.homeostasis_tau_s (its units likewise). Namespace
-#: constants (adamax_decay, adamax_eps, u_offset, rate_target), sizes, test_ms (the build's run length)
+#: constants (the optimisers', u_offset, rate_target), sizes, test_ms (the build's run length)
 #: and the data's shape are structure.
 RUNTIME_FIELDS = {
-    "regression": ("network.seed", "network.lr", "network.dropout", "network.weight_scale",
+    "regression": ("network.seed", "network.lr", "network.lr_scale", "network.dropout", "network.weight_scale",
                    "network.readout_amplitude", "network.reg_u", "network.reg_rate", "network.error_threshold",
                    "network.burnin_ms", "task.input_rate_hz", "task.fast_hz", "task.slow_hz"),
     "mnist": _CLASSIFIER_FIELDS + ("data.n_train", "data.n_test", "data.n_validation", "data.max_rate_hz"),

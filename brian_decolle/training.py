@@ -54,6 +54,7 @@ class Steps(NamedTuple):
 
 
 INITS = ("lsuv", "uniform")
+EVAL_SPACINGS = ("even", "doubling")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Schedule:
     train_samples: int = 4000   # training sample iterations in all
     eval_every: int = 1000      # test after this many training samples ...
     eval_samples: int = 200     # ... on this many test samples (the final test uses them all)
+    eval_spacing: str = "even"  # 'even': again every eval_every samples; 'doubling': after eval_every, twice,
+                                # four times as many ... (a learning curve on a log axis)
     checkpoint_every: int = 100  # save the learned state after this many training samples
     n_raster: int = 32          # layer-1 units whose spikes the recorded test sample keeps
     init: str = "lsuv"          # 'lsuv': data-driven initialisation; 'uniform': as built
@@ -88,8 +91,18 @@ class Schedule:
         check_finite("init_u_mean", self.init_u_mean)
         check_non_negative("init_rate_hz", self.init_rate_hz)
         check_choice("init", self.init, INITS)
+        check_choice("eval_spacing", self.eval_spacing, EVAL_SPACINGS)
         if self.lr_drop_every is not None:
             check_count("lr_drop_every", self.lr_drop_every)
+
+    def next_evaluation(self, done: int) -> int:
+        """The number of training samples, more than ``done``, after which the next intermediate test is due."""
+        if self.eval_spacing == "even":
+            return (done // self.eval_every + 1) * self.eval_every
+        due = self.eval_every
+        while due <= done:
+            due *= 2
+        return due
 
     def steps(self, cfg: NetworkConfig) -> Steps:
         """The schedule's durations in time steps of ``cfg``; ConfigError if a sample is no
@@ -368,7 +381,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
         return history
     total = min(schedule.train_samples, n_runs * runs.per_run)
     n_eval = min(schedule.eval_samples, n_validation or source.n_test)
-    next_eval = (history["samples_done"] // schedule.eval_every + 1) * schedule.eval_every
+    next_eval = schedule.next_evaluation(history["samples_done"])
     next_save = (history["samples_done"] // schedule.checkpoint_every + 1) * schedule.checkpoint_every
     if not history["evaluations"]:
         report(f"before training: {split} accuracy per layer {_fmt(evaluate(n_eval)[0])}")
@@ -425,7 +438,7 @@ def train_and_test(cfg: NetworkConfig, schedule: Schedule, source: SampleSource,
                f"{elapsed / runs.per_run:.2f} s/sample  eta {(total - done) * rate / 60:.1f} min")
         if next_eval <= done < total:
             evaluate_due()
-            next_eval = (done // schedule.eval_every + 1) * schedule.eval_every
+            next_eval = schedule.next_evaluation(done)
         if done >= next_save or done >= total:
             save()
             next_save = (done // schedule.checkpoint_every + 1) * schedule.checkpoint_every

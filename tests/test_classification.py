@@ -126,9 +126,17 @@ def test_schedule_packs_training_windows():
     assert Schedule(500, 1000).windows(fine) == [(0, 1000), (1000, 1000)]  # steps of dt_ms
 
 
+def test_intermediate_tests_fall_evenly_or_doubling():
+    even, doubling = Schedule(eval_every=250), Schedule(eval_every=250, eval_spacing="doubling")
+    assert [even.next_evaluation(done) for done in (0, 249, 250, 600)] == [250, 250, 500, 750]
+    assert [doubling.next_evaluation(done) for done in (0, 250, 256, 600, 1000, 2100)] == [250, 500, 500, 1000,
+                                                                                            2000, 4000]
+
+
 @pytest.mark.parametrize("kw,match", [(dict(train_ms=5), "train_ms=5 must exceed the burn-in"),
                                       (dict(test_ms=4), "test_ms=4 must exceed the burn-in"),
-                                      (dict(train_samples=0), "train_samples")])
+                                      (dict(train_samples=0), "train_samples"),
+                                      (dict(eval_spacing="log"), "eval_spacing='log' is not allowed")])
 def test_bad_schedule(kw, match):
     with pytest.raises(ConfigError, match=match):
         Schedule(**{**SCHEDULE.__dict__, **kw}).steps(CFG)

@@ -1,4 +1,6 @@
 """Runtime and generated C++ run the same equations: identical spikes and weights."""
+import dataclasses
+
 import brian2 as b2
 import numpy as np
 import pytest
@@ -27,8 +29,10 @@ def _agreement_case(rng):
     return spikes, targets, cfg
 
 
-def test_runtime_and_cpp_standalone_agree(rng, tmp_path):
+@pytest.mark.parametrize("optimiser", ["adamax", "adam"])
+def test_runtime_and_cpp_standalone_agree(rng, tmp_path, optimiser):
     spikes, targets, cfg = _agreement_case(rng)
+    cfg = dataclasses.replace(cfg, optimiser=optimiser)
     runtime = _train("runtime", None, spikes, targets, cfg)
     cpp = _train("cpp_standalone", tmp_path / "cpp", spikes, targets, cfg)
     devices.select("runtime", codegen_target="numpy")

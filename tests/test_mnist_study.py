@@ -25,7 +25,8 @@ def test_help_lists_the_options():
     (("--n-train", "100", "--n-validation", "100"), "n_validation=100 must be an integer in [0, 100)"),
     (("--lr", "-1"), "lr=-1.0 must be a number >= 0"),
     (("--train-ms", "30"), "train_ms=30.0 must exceed the burn-in (burnin_ms=50.0)"),
-    (("--optimiser", "adam"), "optimiser='adam' is not allowed; choose one of 'sgd', 'adamax'"),
+    (("--optimiser", "adagrad"),
+     "optimiser='adagrad' is not allowed; choose one of 'sgd', 'sgd_momentum', 'adamax', 'adam'"),
     (("--device", "gpu"), "invalid choice: 'gpu'"),
 ])
 def test_bad_arguments_are_named(args, message, tmp_path):

@@ -43,7 +43,8 @@ BAD_COMMANDS = [
     ("regression", ["--error-threshold", "0", "--learning", "error_triggered", "--optimiser", "sgd"],
      "error_threshold=0.0 must be a positive number"),
     # unknown names
-    ("regression", ["--optimiser", "adam"], "optimiser='adam' is not allowed; choose one of 'sgd', 'adamax'"),
+    ("regression", ["--optimiser", "adagrad"],
+     "optimiser='adagrad' is not allowed; choose one of 'sgd', 'sgd_momentum', 'adamax', 'adam'"),
     ("regression", ["--device", "gpu"], "argument --device: invalid choice: 'gpu'"),
     ("mnist", ["--network", "huge"], "argument --network: invalid choice: 'huge'"),
     ("regression", ["--learning", "hebbian"], "learning='hebbian' is not allowed"),
