@@ -210,7 +210,8 @@ MNIST_VALUES = {"network.seed": 3, "network.lr": 3e-3, "network.dropout": 0.2, "
                 "schedule.init_tolerance": 0.2,
                 "schedule.init_iterations": 2, "schedule.lr_drop_every": 2, "schedule.lr_drop_factor": 0.5,
                 "data.max_rate_hz": 80.0, "data.n_validation": 5, "data.n_train": 30, "data.n_test": 20,
-                "network.homeostasis_tau_s": 2.0, "network.homeostasis_hz": 30.0, "network.homeostasis_window_s": 0.5}
+                "network.homeostasis_tau_s": 2.0, "network.homeostasis_hz": 30.0, "network.homeostasis_window_s": 0.5,
+                "network.lr_scale": [1.0, 0.5], "schedule.eval_spacing": "doubling"}
 
 
 def mnist_spec(**changes) -> dict:
@@ -230,7 +231,7 @@ def test_every_run_time_field_is_a_field_of_its_study():
     ({"metric": "test.layer3.accuracy"}, "has 2 layers; choose one of validation.best_accuracy"),
     ({"base": {**TINY_MNIST, "data.n_validation": 0}}, "reads the validation split, which data.n_validation=0"),
     ({"base": {**TINY_MNIST, "schedule.eval_every": 4}}, "schedule.eval_every=4 >= schedule.train_samples=4"),
-    ({"grid": {"network.optimiser": ["adam"]}}, "optimiser='adam' is not allowed"),
+    ({"grid": {"network.optimiser": ["adagrad"]}}, "optimiser='adagrad' is not allowed"),
 ])
 def test_bad_classification_specs_are_refused(change, message):
     with pytest.raises(ConfigError) as err:
