@@ -57,18 +57,17 @@ def state_names(norm: str) -> dict[str, str]:
     return {key: norm.replace("norm", key) for key in ("norm", "mom", "steps", "acc")}
 
 
+#: each optimiser's state per learned value (equations/optimisers.eqs, section OPTIMISER_state), by the suffix
+#: of its names: SGD's velocity, Adamax's running norm, Adam's moments and step count
+OPTIMISER_STATE = {"sgd": (), "sgd_momentum": ("mom",), "adamax": ("norm",), "adam": ("mom", "norm", "steps")}
+
+
 def optimiser_state(cfg, n: int) -> dict[str, np.ndarray]:
     """The optimiser's state of n learned values before the first step, by the suffix of its learned names
     (layerN_w_norm, ...): Adamax's norm at eps (max(decay*eps, |g| + eps) = |g| + eps is torch's first
-    step), SGD's velocity, Adam's moments and step count at 0, and with update_every='sample' the summed
-    gradient at 0."""
-    state = {}
-    if cfg.optimiser == "adamax":
-        state["norm"] = np.full(n, cfg.adamax_eps)
-    elif cfg.optimiser == "sgd_momentum":
-        state["mom"] = np.zeros(n)
-    elif cfg.optimiser == "adam":
-        state.update(mom=np.zeros(n), norm=np.zeros(n), steps=np.zeros(n))
+    step), every other at 0, and with update_every='sample' the summed gradient at 0."""
+    start = cfg.adamax_eps if cfg.optimiser == "adamax" else 0.0
+    state = {suffix: np.full(n, start) for suffix in OPTIMISER_STATE[cfg.optimiser]}
     if cfg.update_every == "sample":
         state["acc"] = np.zeros(n)
     return state
@@ -174,8 +173,8 @@ class Builder:
         SGD's velocity, Adamax's running norm, Adam's moments and step count, and with
         update_every='sample' the gradient summed over the sample ('norm' becomes 'mom', 'steps',
         'acc' in their names)."""
-        names, section = state_names(norm), f"{self.cfg.optimiser}_state"
-        lines = eq.code("optimisers.eqs", section, **names) if section in eq.sections("optimisers.eqs") else ""
+        names, optimiser = state_names(norm), self.cfg.optimiser
+        lines = eq.code("optimisers.eqs", f"{optimiser}_state", **names) if OPTIMISER_STATE[optimiser] else ""
         if self.cfg.update_every == "sample":
             lines += eq.code("optimisers.eqs", "accumulator_state", **names)
         return lines

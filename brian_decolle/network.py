@@ -60,7 +60,7 @@ import numpy as np
 from brian2.core.variables import VariableView
 
 from . import devices
-from .build import SCHEDULE, Builder, Layer
+from .build import OPTIMISER_STATE, SCHEDULE, Builder, Layer
 from .checks import ConfigError
 from .config import NetworkConfig, check_burnin
 from .convolution import make_shared_layer, pool_windows
@@ -473,10 +473,10 @@ def build_network(cfg: NetworkConfig, spikes, targets, *, sample_steps=None, sam
     if cfg.update_every == "sample" and sample_starts is None:
         raise ConfigError("update_every='sample' applies a sample's summed gradient when the next sample starts: "
                           "give sample_steps or sample_starts")
-    if "norm" in record_synapses and cfg.optimiser not in ("adamax", "adam"):
-        raise ConfigError("record_synapses 'norm' exists only with optimiser='adamax' or 'adam'")
-    if "mom" in record_synapses and cfg.optimiser not in ("sgd_momentum", "adam"):
-        raise ConfigError("record_synapses 'mom' exists only with optimiser='sgd_momentum' or 'adam'")
+    for var in ("norm", "mom"):   # (the optimiser's state)
+        if var in record_synapses and var not in OPTIMISER_STATE[cfg.optimiser]:
+            owners = " or ".join(repr(name) for name, state in OPTIMISER_STATE.items() if var in state)
+            raise ConfigError(f"record_synapses {var!r} exists only with optimiser={owners}")
     if "dr_dw" in record_synapses and not cfg.refractory_trace:
         raise ConfigError("record_synapses 'dr_dw' exists only with refractory_trace=True")
     if record_synapses and any(spec.shared for spec in cfg.layers):

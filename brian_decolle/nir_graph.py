@@ -494,10 +494,9 @@ def _assemble(layers, readouts, input_shape, base):
     cfg = NetworkConfig.from_dict({**base, **values})  # the graph's values over the metadata's
     if cfg.learning == "dense":  # a fresh build's optimiser state
         for spec in cfg.layers:
-            for role, n in (("w", spec.n_kernel), ("b", spec.channels if spec.bias else 0)):
-                if n:
-                    state.update({f"layer{spec.index}_{role}_{suffix}": start
-                                  for suffix, start in optimiser_state(cfg, n).items()})
+            for role, n in [("w", spec.n_kernel)] + ([("b", spec.channels)] if spec.bias else []):
+                state.update({f"layer{spec.index}_{role}_{suffix}": start
+                              for suffix, start in optimiser_state(cfg, n).items()})
     return cfg, state
 
 

@@ -57,8 +57,7 @@ CLASSIFICATION = ("mnist", "dvs-gesture", "events")
 #: run_args of every run (learned state, lr), or Python's side of the training loop (the schedule)
 _CLASSIFIER_FIELDS = (
     "network.seed", "network.lr", "network.lr_scale", "network.dropout", "network.weight_scale",
-    "network.readout_amplitude",
-    "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
+    "network.readout_amplitude", "network.reg_u", "network.reg_rate", "network.error_threshold", "network.burnin_ms",
     "network.homeostasis_tau_s", "network.homeostasis_hz", "network.homeostasis_window_s",
     "schedule.train_ms", "schedule.train_samples", "schedule.eval_every", "schedule.eval_samples",
     "schedule.eval_spacing", "schedule.checkpoint_every", "schedule.init", "schedule.init_samples",

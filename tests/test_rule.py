@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from brian_decolle import NetworkConfig, build_network
+from brian_decolle.build import OPTIMISER_STATE
 from conftest import poisson
 from oracle import grad
 
@@ -24,9 +25,8 @@ def _run(cfg, rng):
     spikes = poisson(rng, N_STEPS, N_IN, 0.3)
     dn = build_network(cfg, spikes, _targets(np.random.default_rng(5)),
                        record_state=("p", "r", "mask", "b", "u"),
-                       record_readout=("yhat",), record_synapses={"sgd": ("w",), "adamax": ("w", "norm"),
-                                                                  "sgd_momentum": ("w", "mom"),
-                                                                  "adam": ("w", "norm", "mom")}[cfg.optimiser])
+                       record_readout=("yhat",),
+                       record_synapses=("w", *(v for v in ("norm", "mom") if v in OPTIMISER_STATE[cfg.optimiser])))
     dn.run(seed=cfg.seed)  # dropout masks are recorded; the seed makes the run repeatable
     return dn
 
