@@ -14,7 +14,8 @@ Steps (each skipped when its file exists, so a stopped comparison continues; --o
              its own recipe (init_LSUV, Adamax betas (0, --ref-decay) every step), in .venv-ref
              (benchmarks/reference.sh makes it), tested on the same digits after 0 and the same numbers of
              samples (benchmarks/reference_learning.py)
-  figure     OUT/learning.json (per-layer test accuracy at each point, train and test time) and
+  figure     OUT/learning.json (per-layer test accuracy at each point, train and test time; every OUT/ours*/
+             run found, so a run of ours with other options can be linked in beside it) and
              OUT/learning.png: best-layer test accuracy against training samples, with the paper code's curve
              as points (its larger network: conv 16-24-32, batch 128, a trained third layer)
 
@@ -82,10 +83,16 @@ def step_reference(args, out: Path) -> None:
 def curves(out: Path) -> list[dict]:
     """One curve per run found in OUT: label, batch, points (samples, accuracy per layer), times."""
     found = []
-    summary = out / "ours" / "summary.json"
-    if summary.exists():
+    for summary in sorted(out.glob("ours*/summary.json")):
         s = json.loads(summary.read_text())
-        found.append({"label": f"brian-decolle, batch {s['batch']}", "batch": s["batch"],
+        config = json.loads((summary.parent / "config.json").read_text())
+        net, init = config["network"], config["schedule"]
+        recipe = (f"{net['optimiser']} lr {net['lr']:g}, decay {net['adamax_decay']:g}"
+                  if net["optimiser"] == "adamax" else f"{net['optimiser']} lr {net['lr']:g}")
+        recipe += (f", LSUV {init['init_rate_hz']:g} Hz" if init["init_rate_hz"]
+                   else f", LSUV u {init['init_u_mean']:g}/{init['init_u_std']:g}")
+        found.append({"label": f"brian-decolle, batch {s['batch']} ({recipe}; {summary.parent.name})",
+                      "batch": s["batch"],
                       "points": [(e["training_samples"], e["accuracy_per_layer"], e["n_test"])
                                  for e in s["evaluations"] if e["split"] == "test"],
                       "train_time_s": s["train_time_s_per_sample"] * s["training_samples"],
@@ -93,7 +100,8 @@ def curves(out: Path) -> list[dict]:
     for path in sorted(out.glob("reference_b*.json")):
         r = json.loads(path.read_text())
         n_test = r["settings"]["n_test"]
-        found.append({"label": f"decolle 0.2, batch {r['settings']['batch']}", "batch": r["settings"]["batch"],
+        found.append({"label": f"decolle 0.2, batch {r['settings']['batch']} (adamax lr {r['settings']['lr']:g}, "
+                               f"decay {r['settings']['decay']:g}, LSUV u 0/1)", "batch": r["settings"]["batch"],
                       "points": [(e["training_samples"], e["accuracy_per_layer"], n_test) for e in r["evaluations"]],
                       "train_time_s": r["train_time_s"], "test_time_s": r["test_time_s"],
                       "wall_time_s": r["train_time_s"] + r["test_time_s"]})
@@ -109,7 +117,7 @@ def step_figure(out: Path) -> None:
     if not found:
         raise SystemExit(f"nothing to draw: no ours/summary.json or reference_b*.json in {out}")
     (out / "learning.json").write_text(json.dumps({"curves": found, "paper_code": PAPER_CODE}, indent=1))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
     for curve in found:
         xs = [max(n, 1) for n, _, _ in curve["points"]]   # (0 samples drawn at 1 on the log axis)
         ax.plot(xs, [max(acc) for _, acc, _ in curve["points"]], "o-", label=curve["label"])
@@ -124,7 +132,7 @@ def step_figure(out: Path) -> None:
     ax.set_ylabel("best-layer test accuracy")
     ax.set_ylim(0, 1)
     ax.set_title("Poisson MNIST (bundled real digits), MNIST small network (conv 8-12)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))   # (below: the curves fill the axes)
     fig.tight_layout()
     fig.savefig(out / "learning.png", dpi=150)
     print(f"{out / 'learning.json'}, {out / 'learning.png'}")

@@ -9,7 +9,8 @@ per layer with lc_ampl 0.5 and dropout 0.5), initialised by decolle's init_LSUV 
 batch, trained by decolle.utils.train (smooth-L1 per layer, an Adamax step every time step after burn-in,
 betas (0, decay)) and tested by decolle.utils.test (per-layer majority of the readout's argmax over the
 steps after burn-in). Writes OUT.json: per-layer test accuracy after each number of training samples in
---evaluate-at (rounded up to whole batches), and the wall time of training and testing.
+--evaluate-at (rounded up to whole batches, at most
+the file's samples), and the wall time of training and testing.
 
     .venv-ref/bin/python benchmarks/reference_learning.py DIGITS.npz OUT.json [--batch 64] [--lr 1e-3] ...
 """
@@ -72,11 +73,14 @@ def main():
     test_rng = np.random.default_rng([args.seed, 1])   # (the same test spikes at every evaluation)
     test_spikes = list(batches(test_images, test_labels, np.arange(len(test_labels)), 100, args.test_ms,
                                args.rate_hz, test_rng))
-    points = sorted({math.ceil(int(n) / args.batch) * args.batch for n in args.evaluate_at.split(",")})
+    asked = [int(n) for n in args.evaluate_at.split(",")]
+    if max(asked) > len(order):
+        raise SystemExit(f"--evaluate-at {max(asked)}: the file orders only {len(order)} training samples")
+    # (whole batches, except the file's last samples: a last point that is no multiple of the batch ends
+    # with a smaller batch, as this project's last run does)
+    points = sorted({min(math.ceil(n / args.batch) * args.batch, len(order)) for n in asked})
     results, done, train_s, test_s = [], 0, 0.0, 0.0
     for point in points:
-        if point > len(order):
-            raise SystemExit(f"--evaluate-at {point}: the file orders only {len(order)} training samples")
         start = time.perf_counter()
         chunk = list(batches(train_images, train_labels, order[done:point], args.batch, args.train_ms, args.rate_hz,
                              rng))
