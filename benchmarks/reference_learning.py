@@ -9,8 +9,8 @@ per layer with lc_ampl 0.5 and dropout 0.5), initialised by decolle's init_LSUV 
 batch, trained by decolle.utils.train (smooth-L1 per layer, an Adamax step every time step after burn-in,
 betas (0, decay)) and tested by decolle.utils.test (per-layer majority of the readout's argmax over the
 steps after burn-in). Writes OUT.json: per-layer test accuracy after each number of training samples in
---evaluate-at (rounded up to whole batches, at most
-the file's samples), and the wall time of training and testing.
+--evaluate-at (rounded up to whole batches, at most the file's samples), and the wall time of training and
+testing.
 
     .venv-ref/bin/python benchmarks/reference_learning.py DIGITS.npz OUT.json [--batch 64] [--lr 1e-3] ...
 """

@@ -123,10 +123,11 @@ def activate(device) -> None:
 def _uncached_statements() -> None:
     """Brian2 translates every code block through ``make_statements``, which it caches under a key made of
     the block's whole variables dict, hashed attribute by attribute on every call. A network of this
-    package's size holds hundreds of variables, and each build is made of new Variable objects, so the
-    cache never hits: on the runtime device, which builds a network for every run, making the keys took
-    two thirds of a run's time (a small conv network's train_and_test: 35 s, 12.7 s without the cache).
-    The translation itself is unchanged: the function is the same one, called without its cache."""
+    package's size holds hundreds of variables: making a key costs far more than the translation it saves.
+    On the runtime device, which builds a network for every run, the keys took two thirds of a run's time
+    (a small conv network's train_and_test: 35 s, of which 23 s making keys for 1383 calls, 1143 of them
+    hits; 12.7 s without the cache, the 1383 translations taking 3 s). The translation is unchanged: the
+    function is the same one, called without its cache."""
     plain = getattr(translation.make_statements, "__wrapped__", None)
     if plain is not None:
         for module in (translation, generators_base):

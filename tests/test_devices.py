@@ -187,8 +187,8 @@ def test_cuda_run_without_gpu_is_a_clear_error(tmp_path):
 
 def test_statements_are_made_without_brian2s_cache():
     """Selecting a target makes Brian2 translate code blocks without its make_statements cache, whose keys
-    (the hashed variables dict of every block) cost two thirds of a runtime-device run and never hit across
-    builds; the translation is the same function."""
+    (the hashed variables dict of every block) cost two thirds of a runtime-device run, more than the
+    translations they save; the translation is the same function."""
     from brian2.codegen import translation
     from brian2.codegen.generators import base
     devices.select("runtime", codegen_target="numpy")
